@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * acl_share: host-RAM "physical allocations" that can be mapped, exported
+ * to other processes behind a kernel-enforced pid whitelist, and imported.
+ *
+ * Conventions (after iommufd):
+ *  - every argument struct starts with __u32 size and __u32 flags;
+ *  - user pointers travel as __aligned_u64;
+ *  - fields named __reserved must be zero; unknown flags give -EINVAL;
+ *  - structs only ever grow at the end: the kernel accepts a smaller size
+ *    (missing fields read as zero) and a larger size whose extra bytes are
+ *    zero (else -E2BIG), as copy_struct_from_user() does;
+ *  - a size smaller than the first version of the struct gives -EINVAL.
+ *
+ * Every ioctl may also return:
+ *  -EFAULT  the argument (or a pointer inside it) is not accessible;
+ *  -EACCES  the file was opened by another process (for instance the parent
+ *           of a fork()): handles belong to the process that opened the device;
+ *  -ENOTTY  unknown ioctl number.
+ *
+ * Handles are small integers local to one open file. The pages of an
+ * allocation are mapped with mmap(2) on the same file at the offset the
+ * kernel reports (mmap_offset), with MAP_SHARED and a length equal to the
+ * allocation's length.
+ */
+#ifndef _UAPI_LINUX_ACL_SHARE_H
+#define _UAPI_LINUX_ACL_SHARE_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define ACL_SHARE_IOC_TYPE 0xAC
+
+/* Values of aclrtMemLocationType accepted by the module. */
+#define ACL_SHARE_LOC_HOST 0
+#define ACL_SHARE_LOC_DEVICE 1
+#define ACL_SHARE_LOC_HOST_NUMA 4
+
+/* The highest aclrtMemAttr value (ACL_MEM_P2P_HUGE1G). */
+#define ACL_SHARE_MEM_ATTR_MAX 17
+
+/* Shareable handle kinds (aclrtMemSharedHandleType). */
+#define ACL_SHARE_HANDLE_DEFAULT 0x1
+#define ACL_SHARE_HANDLE_FABRIC 0x2
+
+#define ACL_SHARE_DEFAULT_HANDLE_LEN 8
+#define ACL_SHARE_FABRIC_HANDLE_LEN 128
+
+/*
+ * The 128 bytes of a FABRIC shareable handle. Every byte is checked on
+ * import: magic, version, server_id, key and secret must match an export of
+ * this server and every __zero byte must be zero.
+ */
+#define ACL_SHARE_FABRIC_MAGIC 0x46534341 /* "ACSF" little-endian */
+#define ACL_SHARE_FABRIC_VERSION 1
+
+struct acl_share_fabric_handle {
+	__u32 magic;
+	__u16 version;
+	__u16 __zero0;
+	__u32 server_id;
+	__u32 __zero1;
+	__aligned_u64 key;
+	__u8 secret[16];
+	__u8 __zero2[88];
+};
+
+/**
+ * struct acl_share_info - ACL_SHARE_IOC_INFO
+ * @size: sizeof(struct acl_share_info)
+ * @flags: must be 0
+ * @out_bare_tgid: the caller's thread-group id in the initial pid namespace
+ * @out_device_count: the module's device_count parameter
+ * @out_server_id: the module's server_id parameter
+ * @__reserved: must be 0
+ *
+ * Errors: -EINVAL (flags, __reserved or size), -E2BIG.
+ */
+struct acl_share_info {
+	__u32 size;
+	__u32 flags;
+	__u32 out_bare_tgid;
+	__u32 out_device_count;
+	__u32 out_server_id;
+	__u32 __reserved;
+};
+
+#define ACL_SHARE_IOC_INFO _IOWR(ACL_SHARE_IOC_TYPE, 0x00, struct acl_share_info)
+
+/**
+ * struct acl_share_alloc - ACL_SHARE_IOC_ALLOC
+ * @size: sizeof(struct acl_share_alloc)
+ * @flags: must be 0
+ * @length: bytes; a non-zero multiple of the granularity of @mem_attr and
+ *          the location (4 KiB pages for *_NORMAL host memory, 2 MiB for
+ *          device memory and *_HUGE, 1 GiB for *_HUGE1G)
+ * @mem_attr: an aclrtMemAttr value
+ * @location_type: ACL_SHARE_LOC_*
+ * @location_id: device index (< device_count) for DEVICE, NUMA node for
+ *               HOST_NUMA, ignored for HOST
+ * @out_handle: the new handle
+ * @out_mmap_offset: the mmap(2) offset that maps this allocation
+ *
+ * The pages are zeroed, charged to the caller's memory cgroup and never
+ * swapped while the allocation exists.
+ *
+ * Errors: -EINVAL (flags, size, length, mem_attr, location_type, a DDR
+ * attribute on a DEVICE location, an offline NUMA node), -ENODEV (device
+ * index >= device_count), -ENOMEM (out of memory or memory cgroup limit,
+ * or no 2 MiB contiguous chunk for a huge attribute), -E2BIG.
+ */
+struct acl_share_alloc {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 length;
+	__u32 mem_attr;
+	__u32 location_type;
+	__u32 location_id;
+	__u32 out_handle;
+	__aligned_u64 out_mmap_offset;
+};
+
+#define ACL_SHARE_IOC_ALLOC _IOWR(ACL_SHARE_IOC_TYPE, 0x01, struct acl_share_alloc)
+
+/**
+ * struct acl_share_free - ACL_SHARE_IOC_FREE
+ * @size: sizeof(struct acl_share_free)
+ * @flags: must be 0
+ * @handle: a handle of this file (allocated or imported)
+ * @__reserved: must be 0
+ *
+ * Drops the handle. The pages stay alive while any mapping or any other
+ * holder (an import in another process) remains. Freeing the handle that
+ * exported an allocation revokes its shareable handle.
+ *
+ * Errors: -EINVAL (flags, __reserved, size), -ENOENT (no such handle), -E2BIG.
+ */
+struct acl_share_free {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 __reserved;
+};
+
+#define ACL_SHARE_IOC_FREE _IOWR(ACL_SHARE_IOC_TYPE, 0x02, struct acl_share_free)
+
+/**
+ * enum acl_share_query_flags - out_flags of struct acl_share_query
+ * @ACL_SHARE_QUERY_IMPORTED: the handle was imported from another process
+ * @ACL_SHARE_QUERY_EXPORTED: the handle has a live export
+ */
+enum acl_share_query_flags {
+	ACL_SHARE_QUERY_IMPORTED = 1 << 0,
+	ACL_SHARE_QUERY_EXPORTED = 1 << 1,
+};
+
+/**
+ * struct acl_share_query - ACL_SHARE_IOC_QUERY
+ * @size: sizeof(struct acl_share_query)
+ * @flags: must be 0
+ * @handle: a handle of this file
+ * @out_flags: ACL_SHARE_QUERY_*
+ * @out_length: the allocation's length in bytes
+ * @out_mem_attr: the aclrtMemAttr it was allocated with
+ * @out_location_type: ACL_SHARE_LOC_*
+ * @out_location_id: device index or NUMA node
+ * @out_page_size: the size of the chunks backing it (4 KiB or 2 MiB)
+ * @out_mmap_offset: the mmap(2) offset that maps it
+ *
+ * Errors: -EINVAL (flags, size), -ENOENT (no such handle), -E2BIG.
+ */
+struct acl_share_query {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 out_flags;
+	__aligned_u64 out_length;
+	__u32 out_mem_attr;
+	__u32 out_location_type;
+	__u32 out_location_id;
+	__u32 out_page_size;
+	__aligned_u64 out_mmap_offset;
+};
+
+#define ACL_SHARE_IOC_QUERY _IOWR(ACL_SHARE_IOC_TYPE, 0x03, struct acl_share_query)
+
+/**
+ * enum acl_share_export_flags - flags of struct acl_share_export
+ * @ACL_SHARE_EXPORT_NO_PID_CHECK: any process may import (no whitelist)
+ */
+enum acl_share_export_flags {
+	ACL_SHARE_EXPORT_NO_PID_CHECK = 1 << 0,
+};
+
+/**
+ * struct acl_share_export - ACL_SHARE_IOC_EXPORT
+ * @size: sizeof(struct acl_share_export)
+ * @flags: ACL_SHARE_EXPORT_NO_PID_CHECK lets any process import; without
+ *         it nobody may import until ACL_SHARE_IOC_SET_PID names them
+ * @handle: a handle this file allocated (not an imported one)
+ * @share_type: ACL_SHARE_HANDLE_DEFAULT or ACL_SHARE_HANDLE_FABRIC
+ * @shareable_uptr: where the kernel writes the shareable handle
+ * @shareable_len: 8 for DEFAULT, 128 for FABRIC
+ * @__reserved: must be 0
+ *
+ * Errors: -EINVAL (unknown flags, __reserved, size, share_type,
+ * shareable_len), -ENOENT (no such handle), -EPERM (the handle was
+ * imported, not allocated here), -EEXIST (already exported), -EMFILE (the
+ * max_exports limit of this process), -ENOMEM, -E2BIG.
+ */
+struct acl_share_export {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 share_type;
+	__aligned_u64 shareable_uptr;
+	__u32 shareable_len;
+	__u32 __reserved;
+};
+
+#define ACL_SHARE_IOC_EXPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x04, struct acl_share_export)
+
+/**
+ * struct acl_share_set_pid - ACL_SHARE_IOC_SET_PID
+ * @size: sizeof(struct acl_share_set_pid)
+ * @flags: must be 0
+ * @share_type: ACL_SHARE_HANDLE_DEFAULT or ACL_SHARE_HANDLE_FABRIC
+ * @shareable_len: 8 for DEFAULT, 128 for FABRIC
+ * @shareable_uptr: the shareable handle
+ * @pids_uptr: an array of __s32 thread-group ids in the initial pid namespace
+ * @num_pids: entries in @pids_uptr, 1..65535
+ * @__reserved: must be 0
+ *
+ * Adds the processes that hold these pids now to the whitelist. Entries
+ * equal to 0 are skipped; the call adds all or nothing.
+ *
+ * Errors: -EINVAL (flags, __reserved, size, share_type, shareable_len,
+ * num_pids == 0), -E2BIG (num_pids or the whitelist would exceed
+ * max_pids_per_handle), -ENOENT (no such export, or revoked), -EPERM (the
+ * caller is not the exporter), -EACCES (exported with
+ * ACL_SHARE_EXPORT_NO_PID_CHECK), -ESRCH (a pid names no live process),
+ * -EOPNOTSUPP (a FABRIC handle of another server), -ENOMEM.
+ */
+struct acl_share_set_pid {
+	__u32 size;
+	__u32 flags;
+	__u32 share_type;
+	__u32 shareable_len;
+	__aligned_u64 shareable_uptr;
+	__aligned_u64 pids_uptr;
+	__u32 num_pids;
+	__u32 __reserved;
+};
+
+#define ACL_SHARE_IOC_SET_PID _IOWR(ACL_SHARE_IOC_TYPE, 0x05, struct acl_share_set_pid)
+
+/**
+ * struct acl_share_import - ACL_SHARE_IOC_IMPORT
+ * @size: sizeof(struct acl_share_import)
+ * @flags: must be 0
+ * @share_type: ACL_SHARE_HANDLE_DEFAULT or ACL_SHARE_HANDLE_FABRIC
+ * @shareable_len: 8 for DEFAULT, 128 for FABRIC
+ * @shareable_uptr: the shareable handle
+ * @device_id: the device the importer works on (< device_count)
+ * @out_handle: the new handle of this file
+ * @out_mmap_offset: the mmap(2) offset that maps it
+ *
+ * Errors: -EINVAL (flags, size, share_type, shareable_len), -ENODEV
+ * (device_id), -ENOENT (unknown, malformed or revoked shareable handle),
+ * -EPERM (the caller is the exporter, or is not whitelisted), -EEXIST (this
+ * file already holds a live import of it), -EOPNOTSUPP (a FABRIC handle of
+ * another server), -ENOMEM, -E2BIG.
+ */
+struct acl_share_import {
+	__u32 size;
+	__u32 flags;
+	__u32 share_type;
+	__u32 shareable_len;
+	__aligned_u64 shareable_uptr;
+	__u32 device_id;
+	__u32 out_handle;
+	__aligned_u64 out_mmap_offset;
+};
+
+#define ACL_SHARE_IOC_IMPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x06, struct acl_share_import)
+
+#endif /* _UAPI_LINUX_ACL_SHARE_H */

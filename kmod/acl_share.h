@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * acl_share internal interfaces.
+ *
+ * Object model:
+ *  - struct acl_phys: one physical allocation (pinned shmem pages). Holders
+ *    are handles (the creator and every import) and VMAs; each holds one
+ *    kref. The pages are freed when the last holder goes.
+ *  - struct acl_handle: an entry of one open file's handle table.
+ *  - struct acl_export: a shareable handle. It lives in the global export
+ *    table until its creator handle goes (revocation); import handles hold
+ *    references so that they can be matched against it.
+ *  - struct acl_ctx: one open file of /dev/acl_share, bound to the thread
+ *    group that opened it.
+ */
+#ifndef ACL_SHARE_INTERNAL_H
+#define ACL_SHARE_INTERNAL_H
+
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/refcount.h>
+#include <linux/rhashtable-types.h>
+#include <linux/sizes.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include <uapi/linux/acl_share.h>
+
+#define ACL_SHARE_HUGE_SIZE SZ_2M	/* chunks of *_HUGE attributes */
+#define ACL_SHARE_HUGE1G_SIZE SZ_1G	/* granularity of *_HUGE1G */
+
+/* Module parameters (main.c). */
+extern unsigned int acl_device_count;
+extern unsigned int acl_server_id;
+extern unsigned int acl_max_exports;
+extern unsigned int acl_max_pids_per_handle;
+
+struct acl_phys {
+	struct kref ref;
+	struct file *shm;	/* shmem file that owns the pages */
+	struct page **pages;	/* one pinned reference per 4 KiB page */
+	pgoff_t nr_pages;
+	u64 length;
+	u32 mem_attr;
+	u32 loc_type;
+	u32 loc_id;
+	u32 chunk_size;		/* PAGE_SIZE or ACL_SHARE_HUGE_SIZE */
+};
+
+struct acl_export;
+
+struct acl_handle {
+	struct acl_phys *phys;		/* one reference */
+	struct acl_export *export;	/* export made from this handle, or NULL */
+	struct acl_export *source;	/* export this handle imported, or NULL */
+	u32 id;
+};
+
+struct acl_ctx {
+	struct pid *owner;		/* thread group that opened the file */
+	struct mutex lock;		/* serialises changes of the tables */
+	struct xarray handles;		/* id -> struct acl_handle */
+	struct xarray imports;		/* export id -> struct acl_handle */
+	u32 next_id;
+	unsigned int nr_exports;
+};
+
+/* phys.c */
+int acl_phys_init(void);
+void acl_phys_exit(void);
+int acl_attr_chunk_size(u32 mem_attr, u32 loc_type, u64 *granularity, u32 *chunk);
+struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc_id);
+void acl_phys_release(struct kref *ref);
+
+static inline void acl_phys_get(struct acl_phys *phys)
+{
+	kref_get(&phys->ref);
+}
+
+static inline void acl_phys_put(struct acl_phys *phys)
+{
+	kref_put(&phys->ref, acl_phys_release);
+}
+
+/* vma.c */
+int acl_share_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* handle.c */
+struct acl_ctx *acl_ctx_create(void);
+void acl_ctx_destroy(struct acl_ctx *ctx);
+int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h);
+struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id);
+int acl_ioctl_info(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_free(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_query(struct acl_ctx *ctx, void *arg);
+
+static inline u64 acl_mmap_offset(u32 id)
+{
+	return (u64)id << PAGE_SHIFT;
+}
+
+/* export.c */
+int acl_export_init(void);
+void acl_export_exit(void);
+void acl_export_revoke(struct acl_export *exp);
+void acl_export_put(struct acl_export *exp);
+u32 acl_export_id(const struct acl_export *exp);
+int acl_ioctl_export(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_import(struct acl_ctx *ctx, void *arg);
+
+/* stats.c */
+enum acl_stat {
+	ACL_STAT_OPENS,
+	ACL_STAT_HANDLES,
+	ACL_STAT_ALLOCATIONS,
+	ACL_STAT_BYTES,
+	ACL_STAT_MAPPINGS,
+	ACL_STAT_EXPORTS,
+	ACL_STAT_IMPORTS,
+	ACL_STAT_COUNT
+};
+
+void acl_stat_add(enum acl_stat stat, s64 delta);
+extern const struct attribute_group *acl_share_groups[];
+
+#endif /* ACL_SHARE_INTERNAL_H */

@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Shareable handles: the export table, the pid whitelist and import.
+ *
+ * Exports are found by their random 64-bit key in a resizable hash table
+ * (lookups under RCU, so their cost does not grow with the number of
+ * exports). A FABRIC handle adds the server id and a 128-bit secret, both
+ * checked on every use.
+ *
+ * The whitelist of an export is an xarray indexed by bare tgid (the pid
+ * number in the initial pid namespace) whose entries are references on the
+ * struct pid that owned that number when SetPid ran. An import is allowed
+ * only if the entry is the importer's own struct pid, so a process that
+ * later gets a recycled number is not whitelisted.
+ *
+ * Lifetime: the table holds one reference on an export until its creator
+ * handle goes (revocation); each import handle holds one more so that a
+ * process can tell it already imported this export. The export holds a
+ * reference on the allocation so that an import racing the revocation can
+ * still take its own.
+ */
+#include <crypto/algapi.h>
+#include <linux/pid_namespace.h>
+#include <linux/random.h>
+#include <linux/rhashtable.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "acl_share.h"
+
+struct acl_export {
+	struct rhash_head node;
+	u64 key;
+	u8 secret[16];
+	u32 id;
+	u32 share_type;
+	u32 flags;
+	refcount_t ref;
+	bool revoked;
+	struct pid *exporter;	/* thread group of the exporter */
+	struct acl_phys *phys;	/* one reference */
+	struct mutex wl_lock;	/* serialises whitelist changes */
+	struct xarray whitelist; /* bare tgid -> struct pid */
+	unsigned int nr_pids;
+	struct rcu_head rcu;
+};
+
+static const struct rhashtable_params acl_export_params = {
+	.key_len = sizeof(u64),
+	.key_offset = offsetof(struct acl_export, key),
+	.head_offset = offsetof(struct acl_export, node),
+	.automatic_shrinking = true,
+};
+
+static struct rhashtable acl_exports;
+static DEFINE_IDA(acl_export_ids);
+
+int acl_export_init(void)
+{
+	return rhashtable_init(&acl_exports, &acl_export_params);
+}
+
+void acl_export_exit(void)
+{
+	rhashtable_destroy(&acl_exports);
+	ida_destroy(&acl_export_ids);
+}
+
+u32 acl_export_id(const struct acl_export *exp)
+{
+	return exp->id;
+}
+
+void acl_export_put(struct acl_export *exp)
+{
+	struct pid *pid;
+	unsigned long nr;
+
+	if (!refcount_dec_and_test(&exp->ref))
+		return;
+	xa_for_each(&exp->whitelist, nr, pid)
+		put_pid(pid);
+	xa_destroy(&exp->whitelist);
+	mutex_destroy(&exp->wl_lock);
+	acl_phys_put(exp->phys);
+	put_pid(exp->exporter);
+	ida_free(&acl_export_ids, exp->id);
+	kfree_rcu(exp, rcu);
+}
+
+/* Takes the export out of the table; existing imports are untouched. */
+void acl_export_revoke(struct acl_export *exp)
+{
+	WRITE_ONCE(exp->revoked, true);
+	rhashtable_remove_fast(&acl_exports, &exp->node, acl_export_params);
+	acl_stat_add(ACL_STAT_EXPORTS, -1);
+	acl_export_put(exp);
+}
+
+/* The shareable handle as it crosses the ioctl boundary. */
+struct acl_shareable {
+	u32 type;
+	union {
+		u64 key;
+		struct acl_share_fabric_handle fabric;
+	};
+};
+
+static int acl_shareable_len(u32 type, u32 len)
+{
+	if (type == ACL_SHARE_HANDLE_DEFAULT && len == ACL_SHARE_DEFAULT_HANDLE_LEN)
+		return 0;
+	if (type == ACL_SHARE_HANDLE_FABRIC && len == ACL_SHARE_FABRIC_HANDLE_LEN)
+		return 0;
+	return -EINVAL;
+}
+
+/* Reads a shareable handle from user space and checks its form. */
+static int acl_shareable_read(struct acl_shareable *sh, u32 type, u64 uptr, u32 len)
+{
+	const struct acl_share_fabric_handle *f = &sh->fabric;
+	int ret;
+
+	ret = acl_shareable_len(type, len);
+	if (ret)
+		return ret;
+	sh->type = type;
+	if (copy_from_user(type == ACL_SHARE_HANDLE_DEFAULT ? (void *)&sh->key : (void *)f,
+			   u64_to_user_ptr(uptr), len))
+		return -EFAULT;
+	if (type == ACL_SHARE_HANDLE_DEFAULT)
+		return sh->key ? 0 : -ENOENT;
+
+	if (f->magic != ACL_SHARE_FABRIC_MAGIC || f->version != ACL_SHARE_FABRIC_VERSION ||
+	    f->__zero0 || f->__zero1 || memchr_inv(f->__zero2, 0, sizeof(f->__zero2)))
+		return -ENOENT;
+	if (f->server_id != acl_server_id)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+/* Finds a live export matching @sh and takes a reference, or NULL. */
+static struct acl_export *acl_export_find(const struct acl_shareable *sh)
+{
+	u64 key = sh->type == ACL_SHARE_HANDLE_DEFAULT ? sh->key : sh->fabric.key;
+	struct acl_export *exp;
+
+	rcu_read_lock();
+	exp = rhashtable_lookup(&acl_exports, &key, acl_export_params);
+	if (exp && !refcount_inc_not_zero(&exp->ref))
+		exp = NULL;
+	rcu_read_unlock();
+	if (!exp)
+		return NULL;
+
+	if (READ_ONCE(exp->revoked) || exp->share_type != sh->type ||
+	    (sh->type == ACL_SHARE_HANDLE_FABRIC &&
+	     crypto_memneq(exp->secret, sh->fabric.secret, sizeof(exp->secret)))) {
+		acl_export_put(exp);
+		return NULL;
+	}
+	return exp;
+}
+
+static int acl_shareable_write(const struct acl_export *exp, u64 uptr)
+{
+	struct acl_share_fabric_handle f = {
+		.magic = ACL_SHARE_FABRIC_MAGIC,
+		.version = ACL_SHARE_FABRIC_VERSION,
+		.server_id = acl_server_id,
+		.key = exp->key,
+	};
+
+	if (exp->share_type == ACL_SHARE_HANDLE_DEFAULT)
+		return copy_to_user(u64_to_user_ptr(uptr), &exp->key, sizeof(exp->key)) ?
+		       -EFAULT : 0;
+	memcpy(f.secret, exp->secret, sizeof(f.secret));
+	return copy_to_user(u64_to_user_ptr(uptr), &f, sizeof(f)) ? -EFAULT : 0;
+}
+
+static struct acl_export *acl_export_create(struct acl_phys *phys, u32 type, u32 flags)
+{
+	struct acl_export *exp;
+	int ret;
+
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
+	if (!exp)
+		return ERR_PTR(-ENOMEM);
+	ret = ida_alloc(&acl_export_ids, GFP_KERNEL);
+	if (ret < 0)
+		goto err_free;
+	exp->id = ret;
+	refcount_set(&exp->ref, 1);
+	exp->share_type = type;
+	exp->flags = flags;
+	mutex_init(&exp->wl_lock);
+	xa_init_flags(&exp->whitelist, XA_FLAGS_ACCOUNT);
+	get_random_bytes(exp->secret, sizeof(exp->secret));
+	exp->exporter = get_pid(task_tgid(current));
+	exp->phys = phys;
+	acl_phys_get(phys);
+
+	/* A zero key is never handed out; a collision draws again. */
+	do {
+		exp->key = get_random_u64();
+		ret = exp->key ? rhashtable_lookup_insert_fast(&acl_exports, &exp->node,
+							       acl_export_params) : -EEXIST;
+	} while (ret == -EEXIST);
+	if (ret)
+		goto err_put;
+	acl_stat_add(ACL_STAT_EXPORTS, 1);
+	return exp;
+
+err_put:
+	acl_export_put(exp);
+	return ERR_PTR(ret);
+err_free:
+	kfree(exp);
+	return ERR_PTR(ret);
+}
+
+int acl_ioctl_export(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_export *req = arg;
+	struct acl_export *exp;
+	struct acl_handle *h;
+	int ret;
+
+	if (req->flags & ~ACL_SHARE_EXPORT_NO_PID_CHECK || req->__reserved)
+		return -EINVAL;
+	ret = acl_shareable_len(req->share_type, req->shareable_len);
+	if (ret)
+		return ret;
+
+	mutex_lock(&ctx->lock);
+	h = xa_load(&ctx->handles, req->handle);
+	if (!h)
+		ret = -ENOENT;
+	else if (h->source)
+		ret = -EPERM;
+	else if (h->export)
+		ret = -EEXIST;
+	else if (ctx->nr_exports >= acl_max_exports)
+		ret = -EMFILE;
+	if (ret)
+		goto out_unlock;
+
+	exp = acl_export_create(h->phys, req->share_type, req->flags);
+	if (IS_ERR(exp)) {
+		ret = PTR_ERR(exp);
+		goto out_unlock;
+	}
+	ret = acl_shareable_write(exp, req->shareable_uptr);
+	if (ret) {
+		acl_export_revoke(exp);
+		goto out_unlock;
+	}
+	h->export = exp;
+	ctx->nr_exports++;
+out_unlock:
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+/* Resolves the pids of one SetPid call; all or nothing. */
+static int acl_pids_resolve(const s32 *nrs, u32 num, struct pid **pids)
+{
+	struct pid *pid;
+	u32 i;
+
+	for (i = 0; i < num; i++) {
+		pids[i] = NULL;
+		if (!nrs[i])
+			continue;
+		if (nrs[i] < 0)
+			goto err_put;
+		rcu_read_lock();
+		pid = find_pid_ns(nrs[i], &init_pid_ns);
+		/* Only a live thread-group leader is a process. */
+		pid = pid && pid_task(pid, PIDTYPE_TGID) ? get_pid(pid) : NULL;
+		rcu_read_unlock();
+		if (!pid)
+			goto err_put;
+		pids[i] = pid;
+	}
+	return 0;
+
+err_put:
+	while (i--)
+		put_pid(pids[i]);
+	return -ESRCH;
+}
+
+static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid **pids, u32 num)
+{
+	struct pid **old;
+	unsigned int added = 0;
+	u32 i, j;
+	int ret = 0;
+
+	old = kvcalloc(num, sizeof(*old), GFP_KERNEL);
+	if (!old)
+		return -ENOMEM;
+
+	mutex_lock(&exp->wl_lock);
+	for (i = 0; i < num; i++) {
+		struct pid *cur;
+
+		if (!pids[i])
+			continue;
+		cur = xa_load(&exp->whitelist, nrs[i]);
+		if (cur == pids[i]) {
+			/* Already there (or listed twice in this call). */
+			put_pid(pids[i]);
+			pids[i] = NULL;
+			continue;
+		}
+		if (!cur && exp->nr_pids + added >= acl_max_pids_per_handle) {
+			ret = -E2BIG;
+			break;
+		}
+		old[i] = xa_store(&exp->whitelist, nrs[i], pids[i], GFP_KERNEL_ACCOUNT);
+		if (xa_is_err(old[i])) {
+			ret = xa_err(old[i]);
+			old[i] = NULL;
+			break;
+		}
+		if (!old[i])
+			added++;
+	}
+	if (ret) {
+		/* Undo this call: put back what each store replaced. */
+		for (j = i; j-- > 0;) {
+			if (!pids[j])
+				continue;
+			if (old[j])
+				xa_store(&exp->whitelist, nrs[j], old[j], GFP_NOWAIT);
+			else
+				xa_erase(&exp->whitelist, nrs[j]);
+			old[j] = NULL;
+		}
+	} else {
+		exp->nr_pids += added;
+	}
+	mutex_unlock(&exp->wl_lock);
+
+	/* Entries replaced for good named processes that have gone. */
+	for (j = 0; j < num; j++) {
+		put_pid(old[j]);
+		if (ret)
+			put_pid(pids[j]);
+	}
+	kvfree(old);
+	return ret;
+}
+
+int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_set_pid *req = arg;
+	struct acl_shareable sh;
+	struct acl_export *exp;
+	struct pid **pids;
+	s32 *nrs;
+	int ret;
+
+	if (req->flags || req->__reserved || !req->num_pids)
+		return -EINVAL;
+	if (req->num_pids > acl_max_pids_per_handle)
+		return -E2BIG;
+	ret = acl_shareable_read(&sh, req->share_type, req->shareable_uptr, req->shareable_len);
+	if (ret)
+		return ret;
+
+	nrs = vmemdup_user(u64_to_user_ptr(req->pids_uptr),
+			   array_size(req->num_pids, sizeof(*nrs)));
+	if (IS_ERR(nrs))
+		return PTR_ERR(nrs);
+	pids = kvcalloc(req->num_pids, sizeof(*pids), GFP_KERNEL);
+	if (!pids) {
+		ret = -ENOMEM;
+		goto out_free_nrs;
+	}
+
+	exp = acl_export_find(&sh);
+	if (!exp) {
+		ret = -ENOENT;
+		goto out_free_pids;
+	}
+	if (exp->exporter != task_tgid(current))
+		ret = -EPERM;
+	else if (exp->flags & ACL_SHARE_EXPORT_NO_PID_CHECK)
+		ret = -EACCES;
+	if (ret)
+		goto out_put;
+
+	ret = acl_pids_resolve(nrs, req->num_pids, pids);
+	if (ret)
+		goto out_put;
+	ret = acl_whitelist_add(exp, nrs, pids, req->num_pids);
+out_put:
+	acl_export_put(exp);
+out_free_pids:
+	kvfree(pids);
+out_free_nrs:
+	kvfree(nrs);
+	return ret;
+}
+
+static bool acl_import_allowed(struct acl_export *exp)
+{
+	struct pid *me = task_tgid(current);
+	bool ok;
+
+	if (exp->flags & ACL_SHARE_EXPORT_NO_PID_CHECK)
+		return true;
+	rcu_read_lock();
+	ok = xa_load(&exp->whitelist, pid_nr(me)) == me;
+	rcu_read_unlock();
+	return ok;
+}
+
+int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_import *req = arg;
+	struct acl_shareable sh;
+	struct acl_export *exp;
+	struct acl_handle *h;
+	int ret;
+
+	if (req->flags)
+		return -EINVAL;
+	ret = acl_shareable_read(&sh, req->share_type, req->shareable_uptr, req->shareable_len);
+	if (ret)
+		return ret;
+	if (req->device_id >= acl_device_count)
+		return -ENODEV;
+
+	exp = acl_export_find(&sh);
+	if (!exp)
+		return -ENOENT;
+	if (exp->exporter == task_tgid(current) || !acl_import_allowed(exp)) {
+		ret = -EPERM;
+		goto err_put_export;
+	}
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h) {
+		ret = -ENOMEM;
+		goto err_put_export;
+	}
+	h->source = exp;
+	h->phys = exp->phys;
+	acl_phys_get(h->phys);
+
+	mutex_lock(&ctx->lock);
+	ret = xa_insert(&ctx->imports, exp->id, h, GFP_KERNEL_ACCOUNT);
+	if (ret == -EBUSY)
+		ret = -EEXIST;
+	if (ret)
+		goto err_unlock;
+	ret = acl_ctx_add_handle(ctx, h);
+	if (ret)
+		goto err_erase;
+	acl_stat_add(ACL_STAT_IMPORTS, 1);
+	mutex_unlock(&ctx->lock);
+
+	req->out_handle = h->id;
+	req->out_mmap_offset = acl_mmap_offset(h->id);
+	return 0;
+
+err_erase:
+	xa_erase(&ctx->imports, exp->id);
+err_unlock:
+	mutex_unlock(&ctx->lock);
+	acl_phys_put(h->phys);
+	kfree(h);
+err_put_export:
+	acl_export_put(exp);
+	return ret;
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-file handle table and the ioctls that allocate, free and query.
+ *
+ * Handles live in ctx->handles. Every change of the table happens under
+ * ctx->lock; lookups that only need the allocation take xa_lock, which
+ * also keeps the handle alive because removal goes through xa_erase()
+ * before the handle is destroyed.
+ */
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "acl_share.h"
+
+struct acl_ctx *acl_ctx_create(void)
+{
+	struct acl_ctx *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
+	if (!ctx)
+		return NULL;
+	ctx->owner = get_pid(task_tgid(current));
+	mutex_init(&ctx->lock);
+	xa_init_flags(&ctx->handles, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	xa_init_flags(&ctx->imports, XA_FLAGS_ACCOUNT);
+	acl_stat_add(ACL_STAT_OPENS, 1);
+	return ctx;
+}
+
+/* Drops everything the handle holds; the handle is already out of the table. */
+static void acl_handle_destroy(struct acl_ctx *ctx, struct acl_handle *h)
+{
+	lockdep_assert_held(&ctx->lock);
+
+	if (h->export) {
+		acl_export_revoke(h->export);
+		ctx->nr_exports--;
+	}
+	if (h->source) {
+		xa_erase(&ctx->imports, acl_export_id(h->source));
+		acl_export_put(h->source);
+		acl_stat_add(ACL_STAT_IMPORTS, -1);
+	}
+	acl_phys_put(h->phys);
+	kfree(h);
+	acl_stat_add(ACL_STAT_HANDLES, -1);
+}
+
+void acl_ctx_destroy(struct acl_ctx *ctx)
+{
+	struct acl_handle *h;
+	unsigned long id;
+
+	mutex_lock(&ctx->lock);
+	xa_for_each(&ctx->handles, id, h) {
+		xa_erase(&ctx->handles, id);
+		acl_handle_destroy(ctx, h);
+	}
+	mutex_unlock(&ctx->lock);
+	xa_destroy(&ctx->handles);
+	xa_destroy(&ctx->imports);
+	mutex_destroy(&ctx->lock);
+	put_pid(ctx->owner);
+	kfree(ctx);
+	acl_stat_add(ACL_STAT_OPENS, -1);
+}
+
+/**
+ * acl_ctx_add_handle - give a handle a number in the table
+ * @ctx: the file's context, ctx->lock held
+ * @h: the handle; its phys reference moves into the table
+ *
+ * Return: 0 with h->id set, or -ENOMEM/-EBUSY from the xarray.
+ */
+int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
+{
+	int ret;
+
+	lockdep_assert_held(&ctx->lock);
+	ret = xa_alloc_cyclic(&ctx->handles, &h->id, h, XA_LIMIT(1, INT_MAX),
+			      &ctx->next_id, GFP_KERNEL_ACCOUNT);
+	if (ret < 0)
+		return ret;
+	acl_stat_add(ACL_STAT_HANDLES, 1);
+	return 0;
+}
+
+/* Returns the handle's allocation with a new reference, or NULL. */
+struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id)
+{
+	struct acl_handle *h;
+	struct acl_phys *phys = NULL;
+
+	xa_lock(&ctx->handles);
+	h = xa_load(&ctx->handles, id);
+	if (h) {
+		phys = h->phys;
+		acl_phys_get(phys);
+	}
+	xa_unlock(&ctx->handles);
+	return phys;
+}
+
+int acl_ioctl_info(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_info *info = arg;
+
+	if (info->flags || info->__reserved)
+		return -EINVAL;
+	info->out_bare_tgid = task_tgid_nr(current);
+	info->out_device_count = acl_device_count;
+	info->out_server_id = acl_server_id;
+	return 0;
+}
+
+static int acl_check_location(u32 loc_type, u32 loc_id)
+{
+	switch (loc_type) {
+	case ACL_SHARE_LOC_DEVICE:
+		return loc_id < acl_device_count ? 0 : -ENODEV;
+	case ACL_SHARE_LOC_HOST_NUMA:
+		return loc_id < MAX_NUMNODES && node_online(loc_id) ? 0 : -EINVAL;
+	default:
+		return 0;
+	}
+}
+
+int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_alloc *req = arg;
+	struct acl_phys *phys;
+	struct acl_handle *h;
+	u64 granularity;
+	u32 chunk;
+	int ret;
+
+	if (req->flags)
+		return -EINVAL;
+	ret = acl_attr_chunk_size(req->mem_attr, req->location_type, &granularity, &chunk);
+	if (ret)
+		return ret;
+	ret = acl_check_location(req->location_type, req->location_id);
+	if (ret)
+		return ret;
+	if (!req->length || req->length & (granularity - 1))
+		return -EINVAL;
+	if (req->length >> PAGE_SHIFT > totalram_pages())
+		return -ENOMEM;
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return -ENOMEM;
+	/* Allocate the pages without holding the table lock. */
+	phys = acl_phys_create(req->length, req->mem_attr, req->location_type,
+			       req->location_type == ACL_SHARE_LOC_HOST ? 0 : req->location_id);
+	if (IS_ERR(phys)) {
+		ret = PTR_ERR(phys);
+		goto err_free_handle;
+	}
+	h->phys = phys;
+
+	mutex_lock(&ctx->lock);
+	ret = acl_ctx_add_handle(ctx, h);
+	mutex_unlock(&ctx->lock);
+	if (ret)
+		goto err_put_phys;
+
+	req->out_handle = h->id;
+	req->out_mmap_offset = acl_mmap_offset(h->id);
+	return 0;
+
+err_put_phys:
+	acl_phys_put(phys);
+err_free_handle:
+	kfree(h);
+	return ret;
+}
+
+int acl_ioctl_free(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_free *req = arg;
+	struct acl_handle *h;
+
+	if (req->flags || req->__reserved)
+		return -EINVAL;
+
+	mutex_lock(&ctx->lock);
+	h = xa_erase(&ctx->handles, req->handle);
+	if (h)
+		acl_handle_destroy(ctx, h);
+	mutex_unlock(&ctx->lock);
+	return h ? 0 : -ENOENT;
+}
+
+int acl_ioctl_query(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_query *req = arg;
+	struct acl_handle *h;
+	struct acl_phys *phys;
+
+	if (req->flags)
+		return -EINVAL;
+
+	xa_lock(&ctx->handles);
+	h = xa_load(&ctx->handles, req->handle);
+	if (!h) {
+		xa_unlock(&ctx->handles);
+		return -ENOENT;
+	}
+	phys = h->phys;
+	req->out_flags = (h->source ? ACL_SHARE_QUERY_IMPORTED : 0) |
+			 (h->export ? ACL_SHARE_QUERY_EXPORTED : 0);
+	req->out_length = phys->length;
+	req->out_mem_attr = phys->mem_attr;
+	req->out_location_type = phys->loc_type;
+	req->out_location_id = phys->loc_id;
+	req->out_page_size = phys->chunk_size;
+	req->out_mmap_offset = acl_mmap_offset(h->id);
+	xa_unlock(&ctx->handles);
+	return 0;
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * acl_share: AscendCL physical-memory sharing on host RAM.
+ *
+ * The character device /dev/acl_share gives each opener a context bound to
+ * its thread group; the ioctls allocate, free, query, export, whitelist and
+ * import physical allocations, and mmap maps them. See
+ * include/uapi/linux/acl_share.h for the ABI.
+ */
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include "acl_share.h"
+
+unsigned int acl_device_count = 8;
+module_param_named(device_count, acl_device_count, uint, 0444);
+MODULE_PARM_DESC(device_count, "Number of emulated devices (1..1024, default 8: one Atlas 800T A2)");
+
+unsigned int acl_server_id;
+module_param_named(server_id, acl_server_id, uint, 0444);
+MODULE_PARM_DESC(server_id, "Server id carried by FABRIC shareable handles (default 0)");
+
+unsigned int acl_max_exports = 65536;
+module_param_named(max_exports, acl_max_exports, uint, 0444);
+MODULE_PARM_DESC(max_exports, "Live exports per open file (default 65536)");
+
+unsigned int acl_max_pids_per_handle = 65535;
+module_param_named(max_pids_per_handle, acl_max_pids_per_handle, uint, 0444);
+MODULE_PARM_DESC(max_pids_per_handle, "Whitelist entries per shareable handle (1..65535, default 65535)");
+
+union acl_ioctl_buf {
+	struct acl_share_info info;
+	struct acl_share_alloc alloc;
+	struct acl_share_free free;
+	struct acl_share_query query;
+	struct acl_share_export export;
+	struct acl_share_set_pid set_pid;
+	struct acl_share_import import;
+};
+
+struct acl_ioctl_op {
+	unsigned int cmd;
+	size_t size;		/* the kernel's struct */
+	size_t min_size;	/* the first version of the struct */
+	int (*fn)(struct acl_ctx *ctx, void *arg);
+};
+
+#define ACL_IOCTL_OP(_cmd, _fn, _struct, _last)					\
+	{									\
+		.cmd = _cmd,							\
+		.size = sizeof(_struct),					\
+		.min_size = offsetofend(_struct, _last),			\
+		.fn = _fn,							\
+	}
+
+static const struct acl_ioctl_op acl_ioctl_ops[] = {
+	ACL_IOCTL_OP(ACL_SHARE_IOC_INFO, acl_ioctl_info, struct acl_share_info, __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_ALLOC, acl_ioctl_alloc, struct acl_share_alloc,
+		     out_mmap_offset),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_FREE, acl_ioctl_free, struct acl_share_free, __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_QUERY, acl_ioctl_query, struct acl_share_query,
+		     out_mmap_offset),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_EXPORT, acl_ioctl_export, struct acl_share_export,
+		     __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_SET_PID, acl_ioctl_set_pid, struct acl_share_set_pid,
+		     __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_IMPORT, acl_ioctl_import, struct acl_share_import,
+		     out_mmap_offset),
+};
+
+static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct acl_ctx *ctx = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	const struct acl_ioctl_op *op;
+	union acl_ioctl_buf buf;
+	size_t len;
+	u32 usize;
+	int ret;
+
+	for (op = acl_ioctl_ops; op < acl_ioctl_ops + ARRAY_SIZE(acl_ioctl_ops); op++)
+		if (op->cmd == cmd)
+			break;
+	if (op == acl_ioctl_ops + ARRAY_SIZE(acl_ioctl_ops))
+		return -ENOTTY;
+	if (task_tgid(current) != ctx->owner)
+		return -EACCES;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < op->min_size)
+		return -EINVAL;
+	ret = copy_struct_from_user(&buf, op->size, uarg, usize);
+	if (ret)
+		return ret;
+	/*
+	 * Write the same bytes back first: an argument the kernel cannot
+	 * write to fails here, before anything has been changed.
+	 */
+	len = min_t(size_t, op->size, usize);
+	if (copy_to_user(uarg, &buf, len))
+		return -EFAULT;
+
+	ret = op->fn(ctx, &buf);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &buf, len))
+		return -EFAULT;
+	return 0;
+}
+
+static int acl_share_open(struct inode *inode, struct file *file)
+{
+	struct acl_ctx *ctx;
+
+	ctx = acl_ctx_create();
+	if (!ctx)
+		return -ENOMEM;
+	file->private_data = ctx;
+	return nonseekable_open(inode, file);
+}
+
+static int acl_share_release(struct inode *inode, struct file *file)
+{
+	acl_ctx_destroy(file->private_data);
+	return 0;
+}
+
+static const struct file_operations acl_share_fops = {
+	.owner = THIS_MODULE,
+	.open = acl_share_open,
+	.release = acl_share_release,
+	.unlocked_ioctl = acl_share_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = acl_share_mmap,
+	.llseek = no_llseek,
+};
+
+static struct miscdevice acl_share_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "acl_share",
+	.fops = &acl_share_fops,
+	.mode = 0666,
+	.groups = acl_share_groups,
+};
+
+static int __init acl_share_init(void)
+{
+	int ret;
+
+	if (!acl_device_count || acl_device_count > 1024 ||
+	    !acl_max_pids_per_handle || acl_max_pids_per_handle > 65535 || !acl_max_exports) {
+		pr_err("acl_share: device_count must be 1..1024, max_pids_per_handle 1..65535, max_exports > 0\n");
+		return -EINVAL;
+	}
+
+	ret = acl_phys_init();
+	if (ret)
+		return ret;
+	ret = acl_export_init();
+	if (ret)
+		goto err_phys;
+	ret = misc_register(&acl_share_misc);
+	if (ret)
+		goto err_export;
+	return 0;
+
+err_export:
+	acl_export_exit();
+err_phys:
+	acl_phys_exit();
+	return ret;
+}
+
+static void __exit acl_share_exit(void)
+{
+	misc_deregister(&acl_share_misc);
+	acl_export_exit();
+	acl_phys_exit();
+}
+
+module_init(acl_share_init);
+module_exit(acl_share_exit);
+
+MODULE_DESCRIPTION("AscendCL physical-memory sharing on host RAM");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mapping a physical allocation into a process.
+ *
+ * Each VMA holds one reference on the allocation, taken at mmap and at
+ * every split or move (vm_ops->open) and dropped in vm_ops->close. Faults
+ * hand the core the pinned page, so a 2 MiB folio at a 2 MiB aligned
+ * address is mapped with one PMD by finish_fault(). The pages are ordinary
+ * struct pages (no VM_PFNMAP/VM_MIXEDMAP): GUP, process_vm_readv() and
+ * futexes work on them.
+ */
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+
+#include "acl_share.h"
+
+static void acl_vm_open(struct vm_area_struct *vma)
+{
+	struct acl_phys *phys = vma->vm_private_data;
+
+	acl_phys_get(phys);
+	acl_stat_add(ACL_STAT_MAPPINGS, 1);
+}
+
+static void acl_vm_close(struct vm_area_struct *vma)
+{
+	struct acl_phys *phys = vma->vm_private_data;
+
+	acl_stat_add(ACL_STAT_MAPPINGS, -1);
+	acl_phys_put(phys);
+}
+
+static vm_fault_t acl_vm_fault(struct vm_fault *vmf)
+{
+	struct acl_phys *phys = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff >= phys->nr_pages)
+		return VM_FAULT_SIGBUS;
+	vmf->page = phys->pages[vmf->pgoff];
+	get_page(vmf->page);
+	return 0;
+}
+
+static const struct vm_operations_struct acl_vm_ops = {
+	.open = acl_vm_open,
+	.close = acl_vm_close,
+	.fault = acl_vm_fault,
+};
+
+/**
+ * acl_share_mmap - map a handle's allocation
+ * @file: the /dev/acl_share file
+ * @vma: the new VMA; vm_pgoff is the handle number (acl_mmap_offset())
+ *
+ * The mapping must be MAP_SHARED, not executable, and exactly as long as
+ * the allocation. It is not inherited across fork(), not dumped, and
+ * cannot grow.
+ *
+ * Return: 0, -EACCES (file of another process, or PROT_EXEC), -EINVAL
+ * (private mapping, wrong length, offset beyond any handle), -ENOENT (no
+ * such handle).
+ */
+int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct acl_ctx *ctx = file->private_data;
+	struct acl_phys *phys;
+
+	if (task_tgid(current) != ctx->owner)
+		return -EACCES;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EACCES;
+	if (vma->vm_pgoff > U32_MAX)
+		return -EINVAL;
+
+	phys = acl_ctx_get_phys(ctx, vma->vm_pgoff);
+	if (!phys)
+		return -ENOENT;
+	if (vma_pages(vma) != phys->nr_pages) {
+		acl_phys_put(phys);
+		return -EINVAL;
+	}
+
+	/* Page offsets inside the VMA are page indexes of the allocation. */
+	vma->vm_pgoff = 0;
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
+	vma->vm_flags &= ~VM_MAYEXEC;
+	vma->vm_ops = &acl_vm_ops;
+	vma->vm_private_data = phys;
+	acl_stat_add(ACL_STAT_MAPPINGS, 1);
+	return 0;
+}
