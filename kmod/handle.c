@@ -2,9 +2,10 @@
 /*
  * The per-file handle table and the ioctls that allocate, free and query.
  *
- * Handles live in ctx->handles. Every change of the table happens under
- * ctx->lock; lookups that only need the allocation take xa_lock, which
- * also keeps the handle alive because removal goes through xa_erase()
+ * Handles live in ctx->handles. Every change of a handle or of the table
+ * happens under ctx->lock, and so does every read of a handle's export
+ * state. Lookups that only need the (immutable) allocation take xa_lock,
+ * which keeps the handle alive because removal goes through xa_erase()
  * before the handle is destroyed.
  */
 #include <linux/mm.h>
@@ -205,10 +206,10 @@ int acl_ioctl_query(struct acl_ctx *ctx, void *arg)
 	if (req->flags)
 		return -EINVAL;
 
-	xa_lock(&ctx->handles);
+	mutex_lock(&ctx->lock);
 	h = xa_load(&ctx->handles, req->handle);
 	if (!h) {
-		xa_unlock(&ctx->handles);
+		mutex_unlock(&ctx->lock);
 		return -ENOENT;
 	}
 	phys = h->phys;
@@ -220,6 +221,6 @@ int acl_ioctl_query(struct acl_ctx *ctx, void *arg)
 	req->out_location_id = phys->loc_id;
 	req->out_page_size = phys->chunk_size;
 	req->out_mmap_offset = acl_mmap_offset(h->id);
-	xa_unlock(&ctx->handles);
+	mutex_unlock(&ctx->lock);
 	return 0;
 }
