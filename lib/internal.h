@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - what the files of libacl-shim share with each other.
+ *
+ * Lock order (the fork handlers take them in this order too):
+ *   rt_lock (runtime.c) -> va_lock (vaspace.c) -> share_lock (share.c) -> dev_lock (device.c)
+ * A function holding a lock may only take locks to its right.
+ */
+#ifndef ACL_SHIM_INTERNAL_H
+#define ACL_SHIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/acl_share.h>
+
+#include "acl/acl.h"
+
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+
+#define SHIM_2M ((size_t)2 << 20)
+#define SHIM_1G ((size_t)1 << 30)
+
+/* errmsg.c */
+/*
+ * Records "fmt ..." as this thread's recent error message and returns code,
+ * so that call sites read: return shim_fail(ACL_ERROR_INVALID_PARAM, "...");
+ */
+SHIM_HIDDEN aclError shim_fail(aclError code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "ENOENT (No such file or directory)"; never NULL, thread-safe. */
+SHIM_HIDDEN const char *shim_errno_str(int err, char *buf, size_t len);
+#define SHIM_ERRSTR_LEN 96
+
+/* device.c */
+/*
+ * The descriptor of /dev/acl_share for this process, opened on first use.
+ * On failure it records a message naming fn and returns the ACL code.
+ */
+SHIM_HIDDEN aclError shim_dev_fd(const char *fn, int *fd);
+/* ACL_SHARE_IOC_INFO, opening the device if needed. */
+SHIM_HIDDEN aclError shim_dev_info(const char *fn, struct acl_share_info *info);
+/* ioctl(2) retried on EINTR: 0 or a positive errno. */
+SHIM_HIDDEN int shim_ioctl(int fd, unsigned long req, void *arg);
+/* Checks a device id against the module's device count (107001 / 207004). */
+SHIM_HIDDEN aclError shim_check_device(const char *fn, const char *what, int64_t id);
+/* The calling thread's current device, or -1. */
+SHIM_HIDDEN int32_t shim_current_device(void);
+
+/* physical.c */
+SHIM_HIDDEN bool shim_attr_is_ddr(uint32_t attr);
+SHIM_HIDDEN bool shim_attr_is_normal(uint32_t attr);
+SHIM_HIDDEN bool shim_attr_is_huge1g(uint32_t attr);
+SHIM_HIDDEN const char *shim_attr_name(uint32_t attr);
+SHIM_HIDDEN const char *shim_loc_name(uint32_t type);
+/* The granularity rule of contract section 3 (attr and type already valid). */
+SHIM_HIDDEN size_t shim_granularity(uint32_t attr, uint32_t loc_type);
+/*
+ * ACL_SHARE_IOC_QUERY on handle. Forged values (0, > UINT32_MAX) and
+ * -ENOENT give 107017 with a message naming fn.
+ */
+SHIM_HIDDEN aclError shim_query_handle(const char *fn, aclrtDrvMemHandle handle,
+				       struct acl_share_query *q);
+/* Converts a handle to the kernel's number; false for 0 and values > UINT32_MAX. */
+SHIM_HIDDEN bool shim_handle_value(aclrtDrvMemHandle handle, uint32_t *out);
+/* A generic message + code for an errno the callers did not special-case. */
+SHIM_HIDDEN aclError shim_kernel_fail(const char *fn, const char *what, int err);
+
+/* vaspace.c */
+SHIM_HIDDEN void shim_va_lock(void);
+SHIM_HIDDEN void shim_va_unlock(void);
+SHIM_HIDDEN void shim_va_forget_child(void);
+/*
+ * Checks that [p, p + n) can be accessed as device memory.
+ *   one_mapping: the range must lie inside a single mapping (else it may
+ *                span adjacent mappings);
+ *   only_if_reserved: ranges that do not start inside a reservation pass
+ *                (they are host memory);
+ *   write: the mapping(s) must be READWRITE (else READ or READWRITE).
+ * Returns ACL_SUCCESS or 107000 with a message naming fn and what.
+ */
+SHIM_HIDDEN aclError shim_va_check_range(const char *fn, const char *what, const void *p,
+					 size_t n, bool one_mapping, bool only_if_reserved,
+					 bool write);
+
+/* share.c */
+SHIM_HIDDEN void shim_share_lock(void);
+SHIM_HIDDEN void shim_share_unlock(void);
+SHIM_HIDDEN void shim_share_forget_child(void);
+/* The allocation handle was freed: its shareable handle is revoked. */
+SHIM_HIDDEN void shim_share_forget_handle(uint32_t handle);
+
+/* runtime.c */
+SHIM_HIDDEN void shim_rt_lock(void);
+SHIM_HIDDEN void shim_rt_unlock(void);
+SHIM_HIDDEN void shim_rt_destroy_all_streams(void);
+
+#endif /* ACL_SHIM_INTERNAL_H */

@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vaspace.c - reserved virtual address ranges and the mappings of physical
+ * allocations inside them.
+ *
+ * A reservation is an anonymous PROT_NONE, MAP_NORESERVE mapping, so
+ * nothing else can land in it. aclrtMapMem replaces part of it with a
+ * MAP_SHARED|MAP_FIXED mapping of /dev/acl_share; aclrtUnmapMem puts the
+ * PROT_NONE placeholder back. Both tables are small dynamic arrays under
+ * va_lock.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+struct resv {
+	uintptr_t base;
+	size_t size;
+};
+
+struct mapping {
+	uintptr_t base;
+	size_t size;
+	aclrtDrvMemHandle handle;
+	uint32_t access; /* aclrtMemAccessFlags */
+	uint32_t loc_type;
+	uint32_t loc_id;
+};
+
+static pthread_mutex_t va_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct resv *resvs;
+static size_t n_resvs, cap_resvs;
+static struct mapping *maps;
+static size_t n_maps, cap_maps;
+
+void shim_va_lock(void)
+{
+	pthread_mutex_lock(&va_lock);
+}
+
+void shim_va_unlock(void)
+{
+	pthread_mutex_unlock(&va_lock);
+}
+
+/* In a fork() child, with va_lock held: forget and unmap the parent's ranges. */
+void shim_va_forget_child(void)
+{
+	for (size_t i = 0; i < n_resvs; i++)
+		munmap((void *)resvs[i].base, resvs[i].size);
+	free(resvs);
+	free(maps);
+	resvs = NULL;
+	maps = NULL;
+	n_resvs = cap_resvs = n_maps = cap_maps = 0;
+}
+
+static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 16;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
+
+static struct resv *resv_containing(uintptr_t p)
+{
+	for (size_t i = 0; i < n_resvs; i++)
+		if (p >= resvs[i].base && p - resvs[i].base < resvs[i].size)
+			return &resvs[i];
+	return NULL;
+}
+
+static struct mapping *map_containing(uintptr_t p)
+{
+	for (size_t i = 0; i < n_maps; i++)
+		if (p >= maps[i].base && p - maps[i].base < maps[i].size)
+			return &maps[i];
+	return NULL;
+}
+
+static struct mapping *map_starting(uintptr_t p)
+{
+	for (size_t i = 0; i < n_maps; i++)
+		if (maps[i].base == p)
+			return &maps[i];
+	return NULL;
+}
+
+static size_t maps_inside(uintptr_t base, size_t size)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < n_maps; i++)
+		if (maps[i].base >= base && maps[i].base - base < size)
+			n++;
+	return n;
+}
+
+static const char *access_name(uint32_t a)
+{
+	switch (a) {
+	case ACL_RT_MEM_ACCESS_FLAGS_NONE:
+		return "ACL_RT_MEM_ACCESS_FLAGS_NONE";
+	case ACL_RT_MEM_ACCESS_FLAGS_READ:
+		return "ACL_RT_MEM_ACCESS_FLAGS_READ";
+	case ACL_RT_MEM_ACCESS_FLAGS_READWRITE:
+		return "ACL_RT_MEM_ACCESS_FLAGS_READWRITE";
+	default:
+		return "an unknown access flag";
+	}
+}
+
+static int access_prot(uint32_t a)
+{
+	switch (a) {
+	case ACL_RT_MEM_ACCESS_FLAGS_READ:
+		return PROT_READ;
+	case ACL_RT_MEM_ACCESS_FLAGS_READWRITE:
+		return PROT_READ | PROT_WRITE;
+	default:
+		return PROT_NONE;
+	}
+}
+
+/* Puts the PROT_NONE placeholder of a reservation back over [p, p + size). */
+static int restore_placeholder(uintptr_t p, size_t size)
+{
+	void *r = mmap((void *)p, size, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+
+	return r == MAP_FAILED ? errno : 0;
+}
+
+aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, void *expectPtr,
+				uint64_t flags)
+{
+	static const char fn[] = "aclrtReserveMemAddress";
+	char eb[SHIM_ERRSTR_LEN];
+	size_t rsize, align;
+	uintptr_t base;
+	void *p;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	if (size == 0)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: size is 0", fn);
+	if (alignment != 0)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: alignment %zu must be 0", fn,
+				 alignment);
+	if (flags > 1)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: flags 0x%" PRIx64 " must be 0 or 1",
+				 fn, flags);
+	if (size > SIZE_MAX / 2)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: size %zu is too large", fn, size);
+	rsize = (size + SHIM_2M - 1) & ~(SHIM_2M - 1);
+	/* Large reservations are 1 GiB aligned so that *_HUGE1G allocations fit. */
+	align = rsize >= SHIM_1G ? SHIM_1G : SHIM_2M;
+
+	if (expectPtr) {
+		uintptr_t e = (uintptr_t)expectPtr;
+
+		if (e % SHIM_2M != 0)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: expectPtr %p is not 2 MiB aligned", fn, expectPtr);
+		if (e > UINTPTR_MAX - rsize)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: expectPtr %p + size %zu overflows the address space", fn,
+					 expectPtr, rsize);
+		p = mmap(expectPtr, rsize, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED) {
+			int err = errno;
+
+			if (err == EEXIST)
+				return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+						 "%s: the range [%p, +0x%zx) at expectPtr overlaps memory "
+						 "that is already mapped",
+						 fn, expectPtr, rsize);
+			if (err == ENOMEM)
+				return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+						 "%s: cannot reserve size 0x%zx at expectPtr %p: %s", fn,
+						 rsize, expectPtr, shim_errno_str(err, eb, sizeof(eb)));
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: cannot reserve size 0x%zx at expectPtr %p: %s", fn, rsize,
+					 expectPtr, shim_errno_str(err, eb, sizeof(eb)));
+		}
+		if (p != expectPtr) { /* a kernel without MAP_FIXED_NOREPLACE */
+			munmap(p, rsize);
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: the range [%p, +0x%zx) at expectPtr is not free", fn,
+					 expectPtr, rsize);
+		}
+		base = e;
+	} else {
+		size_t total = rsize + align;
+		uintptr_t raw, end;
+
+		p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+					 "%s: cannot reserve size 0x%zx of address space: %s", fn, rsize,
+					 shim_errno_str(errno, eb, sizeof(eb)));
+		raw = (uintptr_t)p;
+		base = (raw + align - 1) & ~(uintptr_t)(align - 1);
+		end = raw + total;
+		if (base > raw)
+			munmap(p, base - raw);
+		if (end > base + rsize)
+			munmap((void *)(base + rsize), end - (base + rsize));
+	}
+
+	pthread_mutex_lock(&va_lock);
+	if (!grow((void **)&resvs, &cap_resvs, n_resvs, sizeof(*resvs))) {
+		pthread_mutex_unlock(&va_lock);
+		munmap((void *)base, rsize);
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: out of memory for the reservation table", fn);
+	}
+	resvs[n_resvs++] = (struct resv){ .base = base, .size = rsize };
+	pthread_mutex_unlock(&va_lock);
+	*virPtr = (void *)base;
+	return ACL_SUCCESS;
+}
+
+aclError aclrtReleaseMemAddress(void *virPtr)
+{
+	static const char fn[] = "aclrtReleaseMemAddress";
+	uintptr_t p = (uintptr_t)virPtr;
+	struct resv *r;
+	size_t live;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	pthread_mutex_lock(&va_lock);
+	r = resv_containing(p);
+	if (!r || r->base != p) {
+		aclError ret;
+
+		if (r)
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: virPtr %p is inside the reservation [%p, +0x%zx) but is "
+					"not its base",
+					fn, virPtr, (void *)r->base, r->size);
+		else
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: virPtr %p is not the base of a reservation of this process",
+					fn, virPtr);
+		pthread_mutex_unlock(&va_lock);
+		return ret;
+	}
+	live = maps_inside(r->base, r->size);
+	if (live) {
+		aclError ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: virPtr %p: the reservation (size 0x%zx) still holds %zu "
+					 "mapping%s; call aclrtUnmapMem first",
+					 fn, virPtr, r->size, live, live == 1 ? "" : "s");
+
+		pthread_mutex_unlock(&va_lock);
+		return ret;
+	}
+	munmap((void *)r->base, r->size);
+	*r = resvs[--n_resvs];
+	if (n_resvs == 0) {
+		free(resvs);
+		resvs = NULL;
+		cap_resvs = 0;
+	}
+	pthread_mutex_unlock(&va_lock);
+	return ACL_SUCCESS;
+}
+
+static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMemHandle handle)
+{
+	uintptr_t p = (uintptr_t)virPtr;
+	struct acl_share_query q;
+	char eb[SHIM_ERRSTR_LEN];
+	struct resv *r;
+	size_t gran;
+	aclError ret;
+	void *m;
+	int fd = -1, err;
+
+	ret = shim_query_handle(fn, handle, &q);
+	if (ret)
+		return ret;
+	if (size != q.out_length)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: size %zu differs from the size %llu of the allocation of handle %p",
+				 fn, size, (unsigned long long)q.out_length, handle);
+	r = resv_containing(p);
+	if (!r)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p is not inside a reservation of this process "
+				 "(aclrtReserveMemAddress)",
+				 fn, virPtr);
+	if (size > r->size - (p - r->base))
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p + size 0x%zx crosses the end of the reservation [%p, +0x%zx)",
+				 fn, virPtr, size, (void *)r->base, r->size);
+	for (size_t i = 0; i < n_maps; i++)
+		if (maps[i].base < p + size && p < maps[i].base + maps[i].size)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: virPtr %p + size 0x%zx overlaps the mapping [%p, +0x%zx) of handle %p",
+					 fn, virPtr, size, (void *)maps[i].base, maps[i].size,
+					 maps[i].handle);
+	gran = shim_granularity(q.out_mem_attr, q.out_location_type);
+	if (p % gran != 0)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p is not aligned to the granularity 0x%zx of %s", fn,
+				 virPtr, gran, shim_attr_name(q.out_mem_attr));
+	if (!grow((void **)&maps, &cap_maps, n_maps, sizeof(*maps)))
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: out of memory for the mapping table", fn);
+
+	ret = shim_dev_fd(fn, &fd);
+	if (ret)
+		return ret;
+	m = mmap(virPtr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 (off_t)q.out_mmap_offset);
+	if (m == MAP_FAILED) {
+		int rerr;
+
+		err = errno;
+		rerr = restore_placeholder(p, size);
+		if (rerr)
+			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+					 "%s: mapping handle %p at %p failed (%s) and the reservation "
+					 "placeholder could not be restored (%s)",
+					 fn, handle, virPtr, shim_errno_str(err, eb, sizeof(eb)),
+					 strerrorname_np(rerr) ? strerrorname_np(rerr) : "?");
+		if (err == ENOMEM)
+			return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+					 "%s: mapping handle %p at %p failed: %s", fn, handle, virPtr,
+					 shim_errno_str(err, eb, sizeof(eb)));
+		return shim_kernel_fail(fn, "the mapping", err);
+	}
+	maps[n_maps++] = (struct mapping){
+		.base = p,
+		.size = size,
+		.handle = handle,
+		.access = ACL_RT_MEM_ACCESS_FLAGS_READWRITE,
+		.loc_type = q.out_location_type,
+		.loc_id = q.out_location_id,
+	};
+	return ACL_SUCCESS;
+}
+
+aclError aclrtMapMem(void *virPtr, size_t size, size_t offset, aclrtDrvMemHandle handle,
+		     uint64_t flags)
+{
+	static const char fn[] = "aclrtMapMem";
+	aclError ret;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	if (!handle)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: handle is NULL", fn);
+	if (flags != 0)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: flags 0x%" PRIx64 " must be 0", fn,
+				 flags);
+	if (offset != 0)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: offset %zu must be 0", fn, offset);
+	pthread_mutex_lock(&va_lock);
+	ret = map_locked(fn, virPtr, size, handle);
+	pthread_mutex_unlock(&va_lock);
+	return ret;
+}
+
+aclError aclrtUnmapMem(void *virPtr)
+{
+	static const char fn[] = "aclrtUnmapMem";
+	uintptr_t p = (uintptr_t)virPtr;
+	char eb[SHIM_ERRSTR_LEN];
+	struct mapping *m;
+	aclError ret;
+	int err;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	pthread_mutex_lock(&va_lock);
+	m = map_containing(p);
+	if (!m || m->base != p) {
+		if (m)
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: virPtr %p is inside the mapping [%p, +0x%zx) but is not "
+					"its start",
+					fn, virPtr, (void *)m->base, m->size);
+		else
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: virPtr %p is not the start of a mapping of this process",
+					fn, virPtr);
+		pthread_mutex_unlock(&va_lock);
+		return ret;
+	}
+	err = restore_placeholder(m->base, m->size);
+	if (err) {
+		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				"%s: cannot replace the mapping [%p, +0x%zx) with its reservation "
+				"placeholder: %s",
+				fn, virPtr, m->size, shim_errno_str(err, eb, sizeof(eb)));
+		pthread_mutex_unlock(&va_lock);
+		return ret;
+	}
+	*m = maps[--n_maps];
+	if (n_maps == 0) {
+		free(maps);
+		maps = NULL;
+		cap_maps = 0;
+	}
+	pthread_mutex_unlock(&va_lock);
+	return ACL_SUCCESS;
+}
+
+aclError aclrtMemSetAccess(void *virPtr, size_t size, aclrtMemAccessDesc *desc, size_t count)
+{
+	static const char fn[] = "aclrtMemSetAccess";
+	uintptr_t p = (uintptr_t)virPtr, end, cur;
+	struct acl_share_info info;
+	bool have_info = false;
+	char eb[SHIM_ERRSTR_LEN];
+	uint32_t access = 0;
+	struct mapping **touched = NULL;
+	size_t n_touched = 0;
+	aclError ret = ACL_SUCCESS;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	if (size == 0)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: size is 0", fn);
+	if (!desc)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: desc is NULL", fn);
+	if (count == 0)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: count is 0", fn);
+	for (size_t i = 0; i < count; i++) {
+		uint32_t f = (uint32_t)desc[i].flags, t = (uint32_t)desc[i].location.type;
+
+		if (f != ACL_RT_MEM_ACCESS_FLAGS_NONE && f != ACL_RT_MEM_ACCESS_FLAGS_READ &&
+		    f != ACL_RT_MEM_ACCESS_FLAGS_READWRITE)
+			return shim_fail(ACL_ERROR_INVALID_PARAM,
+					 "%s: desc[%zu].flags 0x%x is not NONE (0), READ (1) or "
+					 "READWRITE (3)",
+					 fn, i, f);
+		if (t == ACL_MEM_LOCATION_TYPE_DEVICE) {
+			if (!have_info) {
+				ret = shim_dev_info(fn, &info);
+				if (ret)
+					return ret;
+				have_info = true;
+			}
+			if (desc[i].location.id >= info.out_device_count)
+				return shim_fail(ACL_ERROR_INVALID_PARAM,
+						 "%s: desc[%zu].location.id %u is not below the device "
+						 "count %u",
+						 fn, i, desc[i].location.id, info.out_device_count);
+		} else if (t != ACL_MEM_LOCATION_TYPE_HOST) {
+			return shim_fail(ACL_ERROR_INVALID_PARAM,
+					 "%s: desc[%zu].location.type %u (%s) is neither HOST nor DEVICE",
+					 fn, i, t, shim_loc_name(t));
+		}
+		access |= f; /* the most permissive descriptor wins */
+	}
+	if (p > UINTPTR_MAX - size)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p + size %zu overflows the address space", fn, virPtr, size);
+	end = p + size;
+
+	pthread_mutex_lock(&va_lock);
+	touched = calloc(n_maps ? n_maps : 1, sizeof(*touched));
+	if (!touched) {
+		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
+		goto out;
+	}
+	for (cur = p; cur < end;) {
+		struct mapping *m = map_containing(cur);
+
+		if (!m) {
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: virPtr %p + size 0x%zx: address %p is not mapped by "
+					"aclrtMapMem in this process",
+					fn, virPtr, size, (void *)cur);
+			goto out;
+		}
+		if (m->base != cur || m->size > end - cur) {
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: virPtr %p + size 0x%zx covers only part of the mapping "
+					"[%p, +0x%zx); it must cover every mapping it touches whole",
+					fn, virPtr, size, (void *)m->base, m->size);
+			goto out;
+		}
+		touched[n_touched++] = m;
+		cur = m->base + m->size;
+	}
+	for (size_t i = 0; i < n_touched; i++) {
+		struct mapping *m = touched[i];
+
+		if (mprotect((void *)m->base, m->size, access_prot(access)) != 0) {
+			int err = errno;
+
+			for (size_t j = 0; j < i; j++)
+				mprotect((void *)touched[j]->base, touched[j]->size,
+					 access_prot(touched[j]->access));
+			ret = shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+					"%s: mprotect of the mapping [%p, +0x%zx) to %s failed: %s",
+					fn, (void *)m->base, m->size, access_name(access),
+					shim_errno_str(err, eb, sizeof(eb)));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n_touched; i++)
+		touched[i]->access = access;
+out:
+	pthread_mutex_unlock(&va_lock);
+	free(touched);
+	return ret;
+}
+
+aclError aclrtMemGetAccess(void *virPtr, aclrtMemLocation *location, uint64_t *flags)
+{
+	static const char fn[] = "aclrtMemGetAccess";
+	struct mapping *m;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	if (!location)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: location is NULL", fn);
+	if (!flags)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: flags is NULL", fn);
+	pthread_mutex_lock(&va_lock);
+	m = map_containing((uintptr_t)virPtr);
+	if (!m) {
+		pthread_mutex_unlock(&va_lock);
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p is not inside a mapping of this process", fn, virPtr);
+	}
+	location->id = m->loc_id;
+	location->type = (aclrtMemLocationType)m->loc_type;
+	*flags = m->access;
+	pthread_mutex_unlock(&va_lock);
+	return ACL_SUCCESS;
+}
+
+aclError aclrtMemRetainAllocationHandle(void *virPtr, aclrtDrvMemHandle *handle)
+{
+	static const char fn[] = "aclrtMemRetainAllocationHandle";
+	struct mapping *m;
+
+	if (!virPtr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
+	if (!handle)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: handle is NULL", fn);
+	pthread_mutex_lock(&va_lock);
+	m = map_containing((uintptr_t)virPtr);
+	if (!m) {
+		pthread_mutex_unlock(&va_lock);
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p is not inside a mapping of this process", fn, virPtr);
+	}
+	*handle = m->handle;
+	pthread_mutex_unlock(&va_lock);
+	return ACL_SUCCESS;
+}
+
+aclError aclrtMemGetAddressRange(void *ptr, void **pbase, size_t *psize)
+{
+	static const char fn[] = "aclrtMemGetAddressRange";
+	struct mapping *m;
+
+	if (!ptr)
+		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: ptr is NULL", fn);
+	pthread_mutex_lock(&va_lock);
+	m = map_containing((uintptr_t)ptr);
+	if (!m) {
+		pthread_mutex_unlock(&va_lock);
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: ptr %p is not inside a mapping of this process", fn, ptr);
+	}
+	if (pbase)
+		*pbase = (void *)m->base;
+	if (psize)
+		*psize = m->size;
+	pthread_mutex_unlock(&va_lock);
+	return ACL_SUCCESS;
+}
+
+aclError shim_va_check_range(const char *fn, const char *what, const void *ptr, size_t n,
+			     bool one_mapping, bool only_if_reserved, bool write)
+{
+	uintptr_t p = (uintptr_t)ptr, end, cur;
+	aclError ret = ACL_SUCCESS;
+	struct mapping *m;
+
+	if (n == 0)
+		return ACL_SUCCESS;
+	if (p > UINTPTR_MAX - n)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: %s %p + count %zu overflows the address space", fn, what, ptr, n);
+	end = p + n;
+	pthread_mutex_lock(&va_lock);
+	m = map_containing(p);
+	if (!m) {
+		if (!only_if_reserved || resv_containing(p))
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: %s %p is not inside memory mapped by aclrtMapMem in this "
+					"process%s",
+					fn, what, ptr,
+					resv_containing(p) ? " (it is reserved but not mapped)" : "");
+		goto out;
+	}
+	for (cur = p; cur < end;) {
+		if (!m) {
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: %s range [%p, +0x%zx) runs into unmapped memory at %p", fn,
+					what, ptr, n, (void *)cur);
+			goto out;
+		}
+		if (write ? m->access != ACL_RT_MEM_ACCESS_FLAGS_READWRITE :
+			    !(m->access & ACL_RT_MEM_ACCESS_FLAGS_READ)) {
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: %s range [%p, +0x%zx) touches the mapping [%p, +0x%zx) whose "
+					"access is %s, but the copy needs to %s it",
+					fn, what, ptr, n, (void *)m->base, m->size, access_name(m->access),
+					write ? "write" : "read");
+			goto out;
+		}
+		if (m->size - (cur - m->base) >= end - cur)
+			break;
+		if (one_mapping) {
+			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					"%s: %s range [%p, +0x%zx) crosses the end of the mapping "
+					"[%p, +0x%zx)",
+					fn, what, ptr, n, (void *)m->base, m->size);
+			goto out;
+		}
+		cur = m->base + m->size;
+		m = map_starting(cur);
+	}
+out:
+	pthread_mutex_unlock(&va_lock);
+	return ret;
+}
