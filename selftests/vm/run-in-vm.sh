@@ -1,0 +1,397 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run-in-vm.sh - boot a throwaway VM with acl_share.ko loaded and run programs in it.
+#
+# The host kernel of our CI machines cannot load modules, so everything that needs the
+# module runs here: an initramfs (busybox + the module + the programs) booted with
+# qemu-system-x86_64 under TCG (never KVM: /dev/kvm hangs guests on our machines), one
+# shot, powered off at the end. The guest boots with oops=panic: a kernel oops ends the
+# run at once (with the oops on the console) instead of leaving a half-dead kernel.
+#
+# Usage:
+#   run-in-vm.sh --kernel IMAGE --module KO --mode test|demo [options] [--run FILE]... [-- CMD...]
+#
+#   --kernel IMAGE     kernel image to boot (e.g. /boot/vmlinuz-6.1.0-56-amd64)
+#   --module KO        the module; it is at /lib/modules/acl_share.ko in the guest and
+#                      insmod'ed before anything runs (a failed insmod fails the run)
+#   --mode test|demo   test: the commands are kselftest-harness programs printing TAP;
+#                      the run ends with the line "N passed, N failed".
+#                      demo: the commands' output is shown verbatim; any non-zero exit fails.
+#   --timeout SECONDS  kill a VM that has not powered off by then (default 900)
+#   --mem MiB          guest memory (default 1024)
+#   --smp N            guest CPUs (default 2)
+#   --insmod-args STR  module parameters for the first insmod (e.g. "device_count=4")
+#   --bin FILE         copy FILE into the guest as /bin/<basename> (not run by itself)
+#   --run FILE         copy FILE into the guest and run it without arguments
+#   --log FILE         also keep the guest's console log in FILE
+#   -- CMD [ARG]... [--- CMD [ARG]...]...
+#                      further commands, separated by "---", run in that order after the
+#                      --run ones. A CMD that is an existing host file path is copied in
+#                      like --bin and run as /bin/<basename>; otherwise CMD is looked up in
+#                      the guest's PATH (busybox applets, /bin/<basename> of --bin files).
+#
+# Programs should be statically linked; for a dynamically linked one the libraries ldd
+# lists are copied too. In the guest the commands run one after the other in /tmp as
+# root, with proc, sysfs, devtmpfs, debugfs and a tmpfs /tmp mounted; a test may unload
+# and reload the module (delete_module/finit_module with /lib/modules/acl_share.ko).
+#
+# Failure, in both modes, is also: qemu or the kernel image missing, the VM not powering
+# off within --timeout ("VM timed out after N s"), the guest not reaching its end marker,
+# and any of BUG:, WARNING:, Oops, general protection, KASAN, UBSAN, possible circular
+# locking, lockdep, kmemleak, refcount_t:, Call Trace in the guest's kernel log (counted
+# as one failed test named "kernel-log" in test mode).
+#
+# Test mode counts, across all programs: passed = "ok" lines without "# SKIP";
+# failed = "not ok" lines + "ok ... # SKIP" lines (a skip is a failure in this project)
+# + programs that exit non-zero without a "not ok" line + programs that print no TAP
+# result + results missing from a program's "1..N" plan.
+#
+# Environment: QEMU (default qemu-system-x86_64), VMRUN_KEEP=1 keeps the temporary
+# directory (initramfs, console log) and prints its path.
+#
+# Exit status: 0 when everything passed, 1 on any failure, 2 on a usage error.
+
+set -euo pipefail
+
+prog=${0##*/}
+die() { echo "$prog: error: $*" >&2; exit 1; }
+usage() { # usage [STATUS]: the header above; on stderr unless asked for with --help
+	if [[ ${1:-2} == 0 ]]; then
+		sed -n '4,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+	else
+		sed -n '4,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
+	fi
+	exit "${1:-2}"
+}
+
+kernel='' module='' mode='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out=''
+qemu=${QEMU:-qemu-system-x86_64}
+bins=()        # host files copied to /bin
+cmds=()        # one shell-quoted command line per entry
+cmd_names=()   # a short name per command, for reports
+
+shq() { # shell-quote each argument, joined by spaces
+	local out='' a
+	for a in "$@"; do
+		out+="'${a//\'/\'\\\'\'}' "
+	done
+	printf '%s' "${out% }"
+}
+
+add_cmd() { # add_cmd WORD... : a command line to run in the guest
+	local first=$1
+	shift
+	if [[ $first == */* && -f $first ]]; then
+		bins+=("$first")
+		first=/bin/${first##*/}
+	fi
+	cmds+=("$(shq "$first" "$@")")
+	local name="${first##*/}${*:+ $*}"
+	name=${name//$'\n'/ }
+	((${#name} <= 60)) || name="${name:0:57}..."
+	cmd_names+=("$name")
+}
+
+while (($#)); do
+	case $1 in
+	--kernel) kernel=${2?}; shift 2 ;;
+	--module) module=${2?}; shift 2 ;;
+	--mode) mode=${2?}; shift 2 ;;
+	--timeout) timeout_s=${2?}; shift 2 ;;
+	--mem) mem=${2?}; shift 2 ;;
+	--smp) smp=${2?}; shift 2 ;;
+	--insmod-args) insmod_args=${2?}; shift 2 ;;
+	--bin) bins+=("${2?}"); shift 2 ;;
+	--run) [[ -f ${2?} ]] || die "--run $2: no such file"; add_cmd "$2"; shift 2 ;;
+	--log) log_out=${2?}; shift 2 ;;
+	-h|--help) usage 0 ;;
+	--)
+		shift
+		cur=()
+		for a in "$@" ---; do
+			if [[ $a == --- ]]; then
+				((${#cur[@]})) && add_cmd "${cur[@]}"
+				cur=()
+			else
+				cur+=("$a")
+			fi
+		done
+		set --
+		;;
+	*) echo "$prog: unknown argument: $1" >&2; usage ;;
+	esac
+done
+
+[[ $mode == test || $mode == demo ]] || { echo "$prog: --mode must be test or demo" >&2; usage; }
+[[ -n $kernel && -n $module ]] || { echo "$prog: --kernel and --module are required" >&2; usage; }
+[[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
+((${#cmds[@]})) || die "nothing to run (give --run FILE or -- CMD)"
+
+fail_setup() { # a failure before any test could run: make it loud and countable
+	echo "$prog: FAILED: $*" >&2
+	if [[ $mode == test ]]; then
+		echo "0 passed, 1 failed"
+	fi
+	exit 1
+}
+
+command -v "$qemu" >/dev/null 2>&1 || fail_setup "$qemu not found (install qemu-system-x86: bash tools/install-deps.sh)"
+[[ -r $kernel ]] || fail_setup "kernel image $kernel not found or not readable (install linux-image-amd64, or pass -Dkernel_image=)"
+[[ -r $module ]] || fail_setup "module $module not found (was it built?)"
+bb=$(command -v busybox || true)
+[[ -n $bb ]] || fail_setup "busybox not found (install busybox-static)"
+if ldd "$bb" >/dev/null 2>&1; then
+	fail_setup "$bb is dynamically linked; install busybox-static"
+fi
+for b in "${bins[@]}"; do
+	[[ -f $b ]] || fail_setup "program $b not found"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmrun.XXXXXX")
+cleanup() {
+	if [[ ${VMRUN_KEEP:-0} == 1 ]]; then
+		echo "$prog: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- initramfs
+root=$tmp/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,tmp,etc,root}
+cp "$bb" "$root/bin/busybox"
+cp "$module" "$root/lib/modules/acl_share.ko"
+
+copy_libs() { # copy the shared libraries a dynamic program needs, at their paths
+	local f=$1 lib
+	ldd "$f" >/dev/null 2>&1 || return 0 # static (ldd: "not a dynamic executable")
+	for lib in $(ldd "$f" | grep -o '/[^ ]*'); do
+		[[ -f $lib ]] || continue
+		mkdir -p "$root/${lib%/*}"
+		cp -L "$lib" "$root/$lib"
+	done
+}
+for b in "${bins[@]}"; do
+	name=${b##*/}
+	cp "$b" "$root/bin/$name"
+	chmod 755 "$root/bin/$name"
+	copy_libs "$b"
+done
+
+# Unique markers, so nothing a program prints can be mistaken for them.
+nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+M="@@vmrun-$nonce"
+
+{
+	cat <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+ln -sf /proc/self/fd /dev/fd 2>/dev/null
+echo "$M:boot \$(uname -r) \$(nproc) cpus@@"
+if insmod /lib/modules/acl_share.ko $insmod_args; then
+	echo "$M:insmod ok@@"
+else
+	echo "$M:insmod failed \$?@@"
+fi
+cd /tmp
+EOF
+	for i in "${!cmds[@]}"; do
+		cat <<EOF
+echo "$M:start $i@@"
+${cmds[$i]} </dev/null
+echo "$M:rc $i \$?@@"
+EOF
+	done
+	cat <<EOF
+echo "$M:dmesg-begin@@"
+dmesg
+echo "$M:dmesg-end@@"
+echo "$M:end@@"
+poweroff -f
+EOF
+} > "$root/init"
+# A failed insmod is reported by the host side (the commands still run, so their output
+# shows what a missing module does, but the run fails). oops=panic on the command line:
+# an oops would otherwise leave a half-dead kernel that may hang the remaining tests; with
+# it the guest panics, reboots, qemu (-no-reboot) exits and the missing end marker fails
+# the run at once, with the oops on the console.
+chmod 755 "$root/init"
+
+initrd=$tmp/initrd.gz
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$initrd"
+
+# ---------------------------------------------------------------- boot
+console=$tmp/console.log
+: > "$console"
+start=$(date +%s)
+echo "$prog: booting $kernel (tcg, ${mem} MiB, $smp cpus, timeout ${timeout_s} s), mode $mode, ${#cmds[@]} command(s)"
+
+# Stream the console, without the markers and the dmesg dump, while keeping all of it.
+# Line by line, as it comes: mawk (Debian's default awk) needs -W interactive for that.
+awk_stream=(awk)
+if awk -W version 2>&1 | grep -q mawk; then
+	awk_stream=(awk -W interactive)
+fi
+stream_filter() {
+	# shellcheck disable=SC2016 # the awk program is meant literally
+	VMRUN_NAMES=$(printf '%s\n' "${cmd_names[@]}") "${awk_stream[@]}" -v M="$M" '
+		BEGIN { n = split(ENVIRON["VMRUN_NAMES"], nm, "\n") }
+		index($0, M) > 1 { print substr($0, 1, index($0, M) - 1); fflush(); $0 = substr($0, index($0, M)) }
+		index($0, M ":dmesg-begin@@") { quiet = 1; next }
+		index($0, M ":dmesg-end@@") { quiet = 0; next }
+		index($0, M ":start ") {
+			s = $0; sub(".*" M ":start ", "", s); sub("@@.*", "", s)
+			printf "=== [%d/%d] %s\n", s + 1, n, nm[s + 1]; fflush(); next
+		}
+		index($0, M ":rc ") {
+			s = $0; sub(".*" M ":rc ", "", s); sub("@@.*", "", s); split(s, a, " ")
+			printf "=== [%d/%d] %s: exit status %s\n", a[1] + 1, n, nm[a[1] + 1], a[2]; fflush(); next
+		}
+		index($0, M ":insmod ") {
+			s = $0; sub(".*" M ":insmod ", "", s); sub("@@.*", "", s)
+			if (s == "ok") print "=== acl_share.ko loaded"; else print "=== INSMOD FAILED (status " substr(s, 8) ")"
+			fflush(); next
+		}
+		index($0, M ":boot ") {
+			s = $0; sub(".*" M ":boot ", "", s); sub("@@.*", "", s)
+			print "=== guest up: kernel " s; fflush(); next
+		}
+		/reboot: Power down$/ { next }
+		index($0, M ":end@@") { next }
+		!quiet { print; fflush() }'
+}
+
+set +e
+timeout --foreground -k 10 "$timeout_s" "$qemu" -accel tcg -m "$mem" -smp "$smp" \
+	-display none -monitor none -no-reboot -nodefaults \
+	-chardev stdio,id=con,signal=off -serial chardev:con \
+	-kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic rdinit=/init" \
+	</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
+qemu_rc=${PIPESTATUS[0]}
+set -e
+elapsed=$(($(date +%s) - start))
+[[ -n $log_out ]] && cp "$console" "$log_out"
+
+# ---------------------------------------------------------------- verdict
+failures=()   # names of failed tests/checks
+passed=0
+
+has_marker() { grep -qF "$M:$1" "$console"; }
+
+if ((qemu_rc == 124 || qemu_rc == 137)); then
+	failures+=("vm: VM timed out after $timeout_s s")
+	echo "$prog: VM timed out after $timeout_s s (killed)" >&2
+elif ((qemu_rc != 0)); then
+	failures+=("vm: qemu exited with status $qemu_rc")
+	echo "$prog: qemu exited with status $qemu_rc:" >&2
+	sed 's/^/  qemu: /' "$tmp/qemu.err" >&2
+fi
+if ! has_marker 'boot '; then
+	failures+=("vm: the guest never reached /init")
+elif ! has_marker 'insmod ok@@'; then
+	failures+=("insmod: loading acl_share.ko failed")
+fi
+
+# Per-command output: the lines between its start and rc markers.
+for i in "${!cmds[@]}"; do
+	name=${cmd_names[$i]}
+	if ! has_marker "start $i@@"; then
+		failures+=("$name: never ran")
+		continue
+	fi
+	out=$(awk -v b="$M:start $i@@" -v e="$M:rc $i " '
+		index($0, e) { if (on && index($0, e) > 1) print substr($0, 1, index($0, e) - 1); exit }
+		on { print }
+		index($0, b) { on = 1 }' "$console")
+	rc=$(sed -n "s/.*$M:rc $i \([0-9]*\)@@.*/\1/p" "$console" | head -n1)
+	if [[ -z $rc ]]; then
+		failures+=("$name: did not finish (no exit status; guest died or hung)")
+		continue
+	fi
+	if [[ $mode == demo ]]; then
+		((rc == 0)) || failures+=("$name: exit status $rc")
+		continue
+	fi
+	# test mode: TAP. The 6.1 harness prints "ok N # SKIP reason" without the test name,
+	# so remember the last "#  RUN  name ..." line.
+	res=$(awk '
+		/^#  RUN / { cur = $3 }
+		/^[ \t]*(not )?ok [0-9]+/ {
+			line = $0; sub(/^[ \t]*/, "", line)
+			notok = (line ~ /^not ok/)
+			t = line; sub(/^(not )?ok [0-9]+ ?/, "", t)
+			skip = (t ~ /# *[Ss][Kk][Ii][Pp]/)
+			nm = t; sub(/ *#.*/, "", nm); if (nm == "" || nm == "-") nm = cur
+			if (notok) print "F " nm
+			else if (skip) print "S " nm " (" t ")"
+			else print "P " nm
+			results++
+		}
+		/^1\.\.[0-9]+/ { plan = substr($0, 4) + 0; hasplan = 1 }
+		END { if (hasplan && results < plan) print "M " (plan - results) }' <<<"$out")
+	nres=0 nfail=0 nskip=0
+	while IFS= read -r r; do
+		[[ -n $r ]] || continue
+		case ${r:0:1} in
+		P) passed=$((passed + 1)); nres=$((nres + 1)) ;;
+		F) failures+=("$name: ${r:2}"); nfail=$((nfail + 1)); nres=$((nres + 1)) ;;
+		S) failures+=("$name: ${r:2} [skip counts as failure]"); nskip=$((nskip + 1)); nres=$((nres + 1)) ;;
+		M) failures+=("$name: ${r:2} result(s) missing from its 1..N plan"); nfail=$((nfail + 1)) ;;
+		esac
+	done <<<"$res"
+	if ((nres == 0)); then
+		failures+=("$name: printed no TAP results (exit status $rc)")
+	elif ((rc != 0 && nfail == 0)) && ! ((rc == 4 && nskip > 0)); then
+		# (4 is KSFT_SKIP: its skipped tests are already counted)
+		failures+=("$name: exit status $rc without a failing TAP line")
+	fi
+done
+
+if ! has_marker 'end@@'; then
+	((qemu_rc == 124 || qemu_rc == 137)) ||
+		failures+=("vm: the run is truncated (no end marker: the guest crashed or panicked)")
+	echo "$prog: the guest never reached the end of its run (its console is above)" >&2
+fi
+
+# The kernel log. If dmesg was not dumped (truncated run), scan the whole console instead.
+if has_marker 'dmesg-end@@'; then
+	klog=$(awk -v b="$M:dmesg-begin@@" -v e="$M:dmesg-end@@" 'index($0, e) { exit } on { print } index($0, b) { on = 1 }' "$console")
+else
+	klog=$(grep -vF "$M" "$console" || true)
+fi
+bad_re='BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|possible circular locking|lockdep|kmemleak|refcount_t:|Call Trace'
+bad=$(grep -E "$bad_re" <<<"$klog" || true)
+if [[ -n $bad ]]; then
+	failures+=("kernel-log: the guest kernel log has errors")
+	echo
+	echo "=== kernel log errors:"
+	# shellcheck disable=SC2001
+	sed 's/^/  /' <<<"$bad"
+	if has_marker 'dmesg-end@@'; then # (else it was on the console already)
+		echo "=== in context:"
+		grep -E -B2 -A25 "$bad_re" <<<"$klog" | head -n 200 | sed 's/^/  | /'
+	fi
+fi
+
+echo
+echo "=== $prog: guest run took ${elapsed} s (boot + ${#cmds[@]} command(s))"
+if ((${#failures[@]})); then
+	echo "=== FAILURES (${#failures[@]}):"
+	printf '  - %s\n' "${failures[@]}"
+else
+	echo "=== no failures"
+fi
+if [[ $mode == test ]]; then
+	echo "$passed passed, ${#failures[@]} failed"
+fi
+((${#failures[@]} == 0))
