@@ -6,11 +6,18 @@ set -eu
 kdir=$1 src=$2 out=$3
 shift 3
 work="$out/src"
-mkdir -p "$work"
-# Copy only what changed so Kbuild's own dependency tracking keeps working.
-cp -u "$src/Kbuild" "$work/"
-mkdir -p "$work/kmod" "$work/include"
-cp -ru "$src/kmod/." "$work/kmod/"
-cp -ru "$src/include/." "$work/include/"
+
+# Copy a file only when its content changed, so that Kbuild's own
+# dependency tracking sees exactly the edits (mtimes of the source tree
+# can go backwards with checkouts; contents cannot lie).
+sync_file() {
+	mkdir -p "$(dirname "$2")"
+	cmp -s "$1" "$2" || cp "$1" "$2"
+}
+
+sync_file "$src/Kbuild" "$work/Kbuild"
+(cd "$src" && find kmod include -type f) | while read -r f; do
+	sync_file "$src/$f" "$work/$f"
+done
 make -s -C "$kdir" M="$work" "$@" modules
 cp "$work/acl_share.ko" "$out/acl_share.ko"
