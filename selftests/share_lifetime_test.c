@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Lifetime of shared memory (contract 4.3): the pages go exactly when the
+ * last holder (creator handle, import handle, mapping) goes; the exporter's
+ * free or death revokes the shareable handle but leaves imports intact;
+ * SIGKILL at any point of the flow leaves nothing behind.
+ *
+ * Both sides run in forked children here so that either can be killed;
+ * the test process watches the module's counters.
+ */
+#include "acl/acl.h"
+#include "acl_test_util.h"
+#include "share_util.h"
+
+/* Steps of the flow; a side stops (and may be killed) after one of them. */
+enum step {
+	STEP_EXPORTED = 1,	/* exporter: allocated, mapped, filled, exported */
+	STEP_WHITELISTED,	/* exporter: SetPid done, token sent */
+	STEP_IMPORTED,		/* importer: imported */
+	STEP_MAPPED,		/* importer: mapped and checked */
+	STEP_EXPORTER_FREED,	/* exporter: unmapped and freed its handle */
+	STEP_DONE,
+};
+
+/* Where the two sides and the test process meet. */
+struct flow {
+	struct acl_chan exp_ch;	/* test <-> exporter */
+	struct acl_chan imp_ch;	/* test <-> importer */
+	pid_t exporter, importer;
+};
+
+static unsigned long long counter(enum acl_counter c)
+{
+	unsigned long long v = ~0ULL;
+
+	acl_read_counter(c, &v);
+	return v;
+}
+
+/* The exporter: reports each step with its number and waits for 'c'. */
+static void exporter_main(struct acl_chan *ch)
+{
+	struct share_token tok;
+	struct acl_mapping m;
+	int32_t importer = 0;
+	char step;
+	aclError e;
+
+	CHILD_CHECK(aclrtSetDevice(0) == ACL_SUCCESS, "set device");
+	e = acl_map_new(&m, SHARE_SIZE, ACL_HBM_MEM_HUGE, ACL_MEM_LOCATION_TYPE_DEVICE, 0);
+	CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+	share_fill(m.va, SHARE_SIZE);
+	e = share_export(m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &tok);
+	CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+	step = STEP_EXPORTED;
+	CHILD_CHECK(acl_send_val(ch, &step, 1) == 0 && acl_hear(ch, 'c') == 0, "sync");
+
+	CHILD_CHECK(acl_recv_val(ch, &importer, sizeof(importer)) == 0, "importer tgid");
+	e = share_set_pid(&tok, importer);
+	CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+	CHILD_CHECK(acl_send_val(ch, &tok, sizeof(tok)) == 0, "send token");
+	step = STEP_WHITELISTED;
+	CHILD_CHECK(acl_send_val(ch, &step, 1) == 0 && acl_hear(ch, 'c') == 0, "sync");
+
+	e = acl_map_delete(&m);
+	CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+	step = STEP_EXPORTER_FREED;
+	CHILD_CHECK(acl_send_val(ch, &step, 1) == 0 && acl_hear(ch, 'c') == 0, "sync");
+	_exit(0);
+}
+
+static void importer_main(struct acl_chan *ch)
+{
+	struct share_token tok;
+	struct acl_mapping m;
+	aclrtDrvMemHandle h;
+	char step;
+	aclError e;
+
+	share_child_hello(ch);
+	CHILD_CHECK(acl_recv_val(ch, &tok, sizeof(tok)) == 0, "token");
+	CHILD_CHECK(acl_recv_val(ch, &step, 1) == 0, "mode");
+	if (step == 'r') {
+		/* The exporter died after SetPid: its handle is revoked. */
+		e = share_import(&tok, &m.handle);
+		CHILD_CHECK(e == ACL_ERROR_RT_INVALID_HANDLE, "import gave %d", e);
+		_exit(0);
+	}
+	e = share_import(&tok, &m.handle);
+	CHILD_CHECK(e == ACL_SUCCESS, "%d %s", e, aclGetRecentErrMsg());
+	step = STEP_IMPORTED;
+	CHILD_CHECK(acl_send_val(ch, &step, 1) == 0 && acl_hear(ch, 'c') == 0, "sync");
+
+	e = aclrtReserveMemAddress(&m.va, SHARE_SIZE, 0, NULL, 0);
+	CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+	e = aclrtMapMem(m.va, SHARE_SIZE, 0, m.handle, 0);
+	CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+	m.size = SHARE_SIZE;
+	CHILD_CHECK(share_check(m.va, SHARE_SIZE) == SHARE_SIZE, "pattern");
+	step = STEP_MAPPED;
+	CHILD_CHECK(acl_send_val(ch, &step, 1) == 0 && acl_hear(ch, 'c') == 0, "sync");
+
+	/* After the exporter freed: data intact, the shareable handle revoked. */
+	CHILD_CHECK(share_check(m.va, SHARE_SIZE) == SHARE_SIZE, "pattern after revoke");
+	CHILD_CHECK(aclrtFreePhysical(m.handle) == ACL_SUCCESS, "free import");
+	e = share_import(&tok, &h);
+	CHILD_CHECK(e == ACL_ERROR_RT_INVALID_HANDLE, "import after revoke gave %d", e);
+	CHILD_CHECK(share_check(m.va, SHARE_SIZE) == SHARE_SIZE, "pattern after free");
+	step = STEP_DONE;
+	CHILD_CHECK(acl_send_val(ch, &step, 1) == 0 && acl_hear(ch, 'c') == 0, "sync");
+	CHILD_CHECK(aclrtUnmapMem(m.va) == ACL_SUCCESS, "unmap");
+	CHILD_CHECK(aclrtReleaseMemAddress(m.va) == ACL_SUCCESS, "release");
+	_exit(0);
+}
+
+static pid_t spawn(struct acl_chan *ch, void (*fn)(struct acl_chan *))
+{
+	pid_t pid;
+
+	if (acl_chan_init(ch))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		acl_chan_child(ch);
+		fn(ch);
+		_exit(1);
+	}
+	acl_chan_parent(ch);
+	return pid;
+}
+
+static int expect_step(struct acl_chan *ch, char want)
+{
+	char got = 0;
+
+	if (acl_recv_val(ch, &got, 1))
+		return -1;
+	return got == want ? 0 : -1;
+}
+
+FIXTURE(flow) {
+	struct acl_counters start;
+	struct flow f;
+};
+
+FIXTURE_SETUP(flow)
+{
+	ASSERT_EQ(0, acl_read_counters(&self->start));
+	self->f.exporter = self->f.importer = -1;
+	self->f.exp_ch.rd = self->f.exp_ch.wr = -1;
+	self->f.imp_ch.rd = self->f.imp_ch.wr = -1;
+}
+
+FIXTURE_TEARDOWN(flow)
+{
+	if (self->f.exporter > 0) {
+		kill(self->f.exporter, SIGKILL);
+		acl_wait(self->f.exporter);
+	}
+	if (self->f.importer > 0) {
+		kill(self->f.importer, SIGKILL);
+		acl_wait(self->f.importer);
+	}
+	acl_chan_close(&self->f.exp_ch);
+	acl_chan_close(&self->f.imp_ch);
+	EXPECT_COUNTERS(self->start, ACL_CNT_LIVE);
+}
+
+/*
+ * Kill points: 0 lets both sides finish. Otherwise the exporter (E) or
+ * the importer (I) is SIGKILLed right after the given step.
+ */
+FIXTURE_VARIANT(flow) {
+	char kill_exporter_after;
+	char kill_importer_after;
+};
+
+FIXTURE_VARIANT_ADD(flow, clean) { 0, 0 };
+FIXTURE_VARIANT_ADD(flow, exporter_killed_after_export) { STEP_EXPORTED, 0 };
+FIXTURE_VARIANT_ADD(flow, exporter_killed_after_setpid) { STEP_WHITELISTED, 0 };
+FIXTURE_VARIANT_ADD(flow, exporter_killed_after_import) { STEP_IMPORTED, 0 };
+FIXTURE_VARIANT_ADD(flow, exporter_killed_after_map) { STEP_MAPPED, 0 };
+FIXTURE_VARIANT_ADD(flow, importer_killed_after_import) { 0, STEP_IMPORTED };
+FIXTURE_VARIANT_ADD(flow, importer_killed_after_map) { 0, STEP_MAPPED };
+
+#define KILL(who)                                                          \
+	do {                                                               \
+		ASSERT_EQ(0, kill(self->f.who, SIGKILL));                  \
+		ASSERT_CHILD_SIGNALED(self->f.who, SIGKILL);               \
+		self->f.who = -1;                                          \
+	} while (0)
+
+#define CONTINUE(ch) ASSERT_EQ(0, acl_tell(&self->f.ch, 'c'))
+
+TEST_F(flow, holders)
+{
+	int32_t importer_tgid = 0;
+	struct share_token tok;
+	unsigned long long a0 = self->start.v[ACL_CNT_ALLOCATIONS];
+	char ke = variant->kill_exporter_after, ki = variant->kill_importer_after;
+
+	self->f.exporter = spawn(&self->f.exp_ch, exporter_main);
+	ASSERT_LT(0, self->f.exporter);
+	ASSERT_EQ(0, expect_step(&self->f.exp_ch, STEP_EXPORTED));
+	EXPECT_EQ(a0 + 1, counter(ACL_CNT_ALLOCATIONS));
+	if (ke == STEP_EXPORTED) {
+		KILL(exporter);
+		EXPECT_EQ(a0, counter(ACL_CNT_ALLOCATIONS));
+		return;
+	}
+	CONTINUE(exp_ch);
+
+	self->f.importer = spawn(&self->f.imp_ch, importer_main);
+	ASSERT_LT(0, self->f.importer);
+	ASSERT_EQ(0, acl_recv_val(&self->f.imp_ch, &importer_tgid, sizeof(importer_tgid)));
+	ASSERT_EQ(0, acl_send_val(&self->f.exp_ch, &importer_tgid, sizeof(importer_tgid)));
+	ASSERT_EQ(0, acl_recv_val(&self->f.exp_ch, &tok, sizeof(tok)));
+	ASSERT_EQ(0, expect_step(&self->f.exp_ch, STEP_WHITELISTED));
+	if (ke == STEP_WHITELISTED) {
+		KILL(exporter);
+		EXPECT_EQ(a0, counter(ACL_CNT_ALLOCATIONS));
+		/* The importer finds the shareable handle revoked. */
+		ASSERT_EQ(0, acl_send_val(&self->f.imp_ch, &tok, sizeof(tok)));
+		ASSERT_EQ(0, acl_tell(&self->f.imp_ch, 'r'));
+		ASSERT_CHILD_OK(self->f.importer);
+		self->f.importer = -1;
+		return;
+	}
+	ASSERT_EQ(0, acl_send_val(&self->f.imp_ch, &tok, sizeof(tok)));
+	ASSERT_EQ(0, acl_tell(&self->f.imp_ch, 'i'));
+	ASSERT_EQ(0, expect_step(&self->f.imp_ch, STEP_IMPORTED));
+	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_IMPORTS, 1);
+	if (ki == STEP_IMPORTED) {
+		KILL(importer);
+		EXPECT_EQ(a0 + 1, counter(ACL_CNT_ALLOCATIONS));
+		EXPECT_COUNTER_DELTA(self->start, ACL_CNT_IMPORTS, 0);
+		CONTINUE(exp_ch);
+		ASSERT_EQ(0, expect_step(&self->f.exp_ch, STEP_EXPORTER_FREED));
+		EXPECT_EQ(a0, counter(ACL_CNT_ALLOCATIONS));
+		CONTINUE(exp_ch);
+		ASSERT_CHILD_OK(self->f.exporter);
+		self->f.exporter = -1;
+		return;
+	}
+	if (ke == STEP_IMPORTED) {
+		KILL(exporter);
+		/* The importer's handle alone keeps the memory. */
+		EXPECT_EQ(a0 + 1, counter(ACL_CNT_ALLOCATIONS));
+	}
+	CONTINUE(imp_ch);
+	ASSERT_EQ(0, expect_step(&self->f.imp_ch, STEP_MAPPED));
+	if (ki == STEP_MAPPED) {
+		KILL(importer);
+		EXPECT_EQ(a0 + 1, counter(ACL_CNT_ALLOCATIONS));
+		CONTINUE(exp_ch);
+		ASSERT_EQ(0, expect_step(&self->f.exp_ch, STEP_EXPORTER_FREED));
+		EXPECT_EQ(a0, counter(ACL_CNT_ALLOCATIONS));
+		CONTINUE(exp_ch);
+		ASSERT_CHILD_OK(self->f.exporter);
+		self->f.exporter = -1;
+		return;
+	}
+	if (ke == STEP_MAPPED)
+		KILL(exporter);
+	if (self->f.exporter > 0) {
+		CONTINUE(exp_ch);
+		ASSERT_EQ(0, expect_step(&self->f.exp_ch, STEP_EXPORTER_FREED));
+		CONTINUE(exp_ch);
+		ASSERT_CHILD_OK(self->f.exporter);
+		self->f.exporter = -1;
+	}
+	/* Only the importer's handle and mapping hold the memory now. */
+	EXPECT_EQ(a0 + 1, counter(ACL_CNT_ALLOCATIONS));
+	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_EXPORTS, 0);
+	CONTINUE(imp_ch);
+	/* The importer freed its handle: its mapping alone holds the memory. */
+	ASSERT_EQ(0, expect_step(&self->f.imp_ch, STEP_DONE));
+	EXPECT_EQ(a0 + 1, counter(ACL_CNT_ALLOCATIONS));
+	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_MAPPINGS, 1);
+	CONTINUE(imp_ch);
+	ASSERT_CHILD_OK(self->f.importer);
+	self->f.importer = -1;
+	EXPECT_EQ(a0, counter(ACL_CNT_ALLOCATIONS));
+}
+
+TEST_HARNESS_MAIN

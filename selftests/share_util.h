@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * share_util.h - helpers of the two-process sharing tests.
+ *
+ * Include after kselftest_harness.h, "acl/acl.h" and acl_test_util.h.
+ * A shareable handle travels between processes as a struct share_token,
+ * which holds either kind (8-byte DEFAULT or 128-byte FABRIC).
+ */
+#ifndef ACL_SHARE_UTIL_H
+#define ACL_SHARE_UTIL_H
+
+#include <sys/random.h>
+
+#define SHARE_SIZE SZ_2M
+
+struct share_token {
+	aclrtMemSharedHandleType type;
+	union {
+		uint64_t key;
+		aclrtMemFabricHandle fabric;
+	};
+};
+
+static inline void *share_token_ptr(struct share_token *t)
+{
+	return t->type == ACL_MEM_SHARE_HANDLE_TYPE_FABRIC ? (void *)&t->fabric : (void *)&t->key;
+}
+
+/* Exports @h with V2 as @type; 0 or the ACL error. */
+static inline aclError share_export(aclrtDrvMemHandle h, uint64_t flags,
+				    aclrtMemSharedHandleType type, struct share_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->type = type;
+	return aclrtMemExportToShareableHandleV2(h, flags, type, share_token_ptr(t));
+}
+
+static inline aclError share_set_pid(struct share_token *t, int32_t pid)
+{
+	return aclrtMemSetPidToShareableHandleV2(share_token_ptr(t), t->type, &pid, 1);
+}
+
+static inline aclError share_import(struct share_token *t, aclrtDrvMemHandle *h)
+{
+	return aclrtMemImportFromShareableHandleV2(share_token_ptr(t), t->type, 0, h);
+}
+
+/* The pattern byte an exporter writes at @off of a shared allocation. */
+static inline unsigned char share_pattern(size_t off)
+{
+	return (unsigned char)(off * 7 + 3);
+}
+
+static inline void share_fill(void *va, size_t size)
+{
+	for (size_t off = 0; off < size; off++)
+		((unsigned char *)va)[off] = share_pattern(off);
+}
+
+/* Returns the first offset that does not hold the pattern, or @size. */
+static inline size_t share_check(const void *va, size_t size)
+{
+	for (size_t off = 0; off < size; off++)
+		if (((const unsigned char *)va)[off] != share_pattern(off))
+			return off;
+	return size;
+}
+
+/* Imports @t, maps it and checks the pattern; in a child (CHILD_CHECK). */
+static inline void share_child_import_map(struct share_token *t, struct acl_mapping *m)
+{
+	aclError e;
+
+	memset(m, 0, sizeof(*m));
+	e = share_import(t, &m->handle);
+	CHILD_CHECK(e == ACL_SUCCESS, "import: %d %s", e, aclGetRecentErrMsg());
+	e = aclrtReserveMemAddress(&m->va, SHARE_SIZE, 0, NULL, 0);
+	CHILD_CHECK(e == ACL_SUCCESS, "reserve: %d %s", e, aclGetRecentErrMsg());
+	e = aclrtMapMem(m->va, SHARE_SIZE, 0, m->handle, 0);
+	CHILD_CHECK(e == ACL_SUCCESS, "map: %d %s", e, aclGetRecentErrMsg());
+	m->size = SHARE_SIZE;
+	CHILD_CHECK(share_check(m->va, SHARE_SIZE) == SHARE_SIZE,
+		    "pattern differs at offset %zu", share_check(m->va, SHARE_SIZE));
+}
+
+/* In a child: the current device, and its bare tgid sent to the parent. */
+static inline void share_child_hello(struct acl_chan *ch)
+{
+	int32_t tgid = 0;
+	aclError e;
+
+	e = aclrtSetDevice(0);
+	CHILD_CHECK(e == ACL_SUCCESS, "set device: %d %s", e, aclGetRecentErrMsg());
+	e = aclrtDeviceGetBareTgid(&tgid);
+	CHILD_CHECK(e == ACL_SUCCESS, "bare tgid: %d %s", e, aclGetRecentErrMsg());
+	CHILD_CHECK(acl_send_val(ch, &tgid, sizeof(tgid)) == 0, "send tgid");
+}
+
+/* A pid that named a process a moment ago and names none now. */
+static inline pid_t share_dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		acl_wait(pid);
+	return pid;
+}
+
+#endif /* ACL_SHARE_UTIL_H */
