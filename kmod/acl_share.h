@@ -17,6 +17,7 @@
 #define ACL_SHARE_INTERNAL_H
 
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/refcount.h>
@@ -58,6 +59,7 @@ struct acl_handle {
 };
 
 struct acl_ctx {
+	struct list_head node;		/* in the list of clients (clients.c) */
 	struct pid *owner;		/* thread group that opened the file */
 	struct mutex lock;		/* serialises changes of the tables */
 	struct xarray handles;		/* id -> struct acl_handle */
@@ -110,6 +112,12 @@ u32 acl_export_id(const struct acl_export *exp);
 int acl_ioctl_export(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_import(struct acl_ctx *ctx, void *arg);
+
+/* clients.c: per-process detail, root only (debugfs) */
+void acl_clients_init(void);
+void acl_clients_exit(void);
+void acl_clients_add(struct acl_ctx *ctx);
+void acl_clients_del(struct acl_ctx *ctx);
 
 /* stats.c */
 enum acl_stat {

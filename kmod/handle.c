@@ -28,6 +28,7 @@ struct acl_ctx *acl_ctx_create(void)
 	mutex_init(&ctx->lock);
 	xa_init_flags(&ctx->handles, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	xa_init_flags(&ctx->imports, XA_FLAGS_ACCOUNT);
+	acl_clients_add(ctx);
 	acl_stat_add(ACL_STAT_OPENS, 1);
 	return ctx;
 }
@@ -56,6 +57,7 @@ void acl_ctx_destroy(struct acl_ctx *ctx)
 	struct acl_handle *h;
 	unsigned long id;
 
+	acl_clients_del(ctx);
 	mutex_lock(&ctx->lock);
 	xa_for_each(&ctx->handles, id, h) {
 		xa_erase(&ctx->handles, id);

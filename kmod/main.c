@@ -167,6 +167,7 @@ static int __init acl_share_init(void)
 	ret = misc_register(&acl_share_misc);
 	if (ret)
 		goto err_export;
+	acl_clients_init();
 	return 0;
 
 err_export:
@@ -178,6 +179,7 @@ err_phys:
 
 static void __exit acl_share_exit(void)
 {
+	acl_clients_exit();
 	misc_deregister(&acl_share_misc);
 	acl_export_exit();
 	acl_phys_exit();
