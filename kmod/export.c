@@ -11,7 +11,8 @@
  * number in the initial pid namespace) whose entries are references on the
  * struct pid that owned that number when SetPid ran. An import is allowed
  * only if the entry is the importer's own struct pid, so a process that
- * later gets a recycled number is not whitelisted.
+ * later gets a recycled number is not whitelisted. A per-export rwsem makes
+ * each SetPid call atomic for imports.
  *
  * Lifetime: the table holds one reference on an export until its creator
  * handle goes (revocation); each import handle holds one more so that a
@@ -23,6 +24,7 @@
 #include <linux/pid_namespace.h>
 #include <linux/random.h>
 #include <linux/rhashtable.h>
+#include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -41,7 +43,7 @@ struct acl_export {
 	bool revoked;
 	struct pid *exporter;	/* thread group of the exporter */
 	struct acl_phys *phys;	/* one reference */
-	struct mutex wl_lock;	/* serialises whitelist changes */
+	struct rw_semaphore wl_rwsem; /* SetPid writes, import reads: whole calls */
 	struct xarray whitelist; /* bare tgid -> struct pid */
 	unsigned int nr_pids;
 	struct rcu_head rcu;
@@ -83,7 +85,6 @@ void acl_export_put(struct acl_export *exp)
 	xa_for_each(&exp->whitelist, nr, pid)
 		put_pid(pid);
 	xa_destroy(&exp->whitelist);
-	mutex_destroy(&exp->wl_lock);
 	acl_phys_put(exp->phys);
 	put_pid(exp->exporter);
 	ida_free(&acl_export_ids, exp->id);
@@ -195,7 +196,7 @@ static struct acl_export *acl_export_create(struct acl_phys *phys, u32 type, u32
 	refcount_set(&exp->ref, 1);
 	exp->share_type = type;
 	exp->flags = flags;
-	mutex_init(&exp->wl_lock);
+	init_rwsem(&exp->wl_rwsem);
 	xa_init_flags(&exp->whitelist, XA_FLAGS_ACCOUNT);
 	get_random_bytes(exp->secret, sizeof(exp->secret));
 	exp->exporter = get_pid(task_tgid(current));
@@ -304,7 +305,7 @@ static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid 
 	if (!old)
 		return -ENOMEM;
 
-	mutex_lock(&exp->wl_lock);
+	down_write(&exp->wl_rwsem);
 	for (i = 0; i < num; i++) {
 		struct pid *cur;
 
@@ -344,7 +345,7 @@ static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid 
 	} else {
 		exp->nr_pids += added;
 	}
-	mutex_unlock(&exp->wl_lock);
+	up_write(&exp->wl_rwsem);
 
 	/* Entries replaced for good named processes that have gone. */
 	for (j = 0; j < num; j++) {
@@ -415,9 +416,14 @@ static bool acl_import_allowed(struct acl_export *exp)
 
 	if (exp->flags & ACL_SHARE_EXPORT_NO_PID_CHECK)
 		return true;
-	rcu_read_lock();
+	/*
+	 * SetPid stores its entries one at a time (and takes them back if the
+	 * call fails): reading under the semaphore, an import sees a SetPid
+	 * call whole or not at all. Imports do not exclude each other.
+	 */
+	down_read(&exp->wl_rwsem);
 	ok = xa_load(&exp->whitelist, pid_nr(me)) == me;
-	rcu_read_unlock();
+	up_read(&exp->wl_rwsem);
 	return ok;
 }
 
