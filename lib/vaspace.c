@@ -350,6 +350,10 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 			return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 					 "%s: mapping handle %p at %p failed: %s", fn, handle, virPtr,
 					 shim_errno_str(err, eb, sizeof(eb)));
+		if (err == ENOENT) /* freed by another thread since the query above */
+			return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
+					 "%s: handle %p was freed (aclrtFreePhysical) while it was being "
+					 "mapped: %s", fn, handle, shim_errno_str(err, eb, sizeof(eb)));
 		return shim_kernel_fail(fn, "the mapping", err);
 	}
 	maps[n_maps++] = (struct mapping){
