@@ -47,6 +47,7 @@ struct acl_phys {
 	u32 loc_type;
 	u32 loc_id;
 	u32 chunk_size;		/* PAGE_SIZE or ACL_SHARE_HUGE_SIZE */
+	struct user_struct *user; /* charged nr_pages of RLIMIT_MEMLOCK, or NULL */
 };
 
 struct acl_export;
@@ -90,11 +91,14 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma);
 
 /* handle.c */
 struct acl_ctx *acl_ctx_create(void);
+void acl_ctx_release_handles(struct acl_ctx *ctx);
 void acl_ctx_destroy(struct acl_ctx *ctx);
 int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h);
+int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id);
 struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id);
 int acl_ioctl_info(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg);
+void acl_undo_alloc(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_free(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_query(struct acl_ctx *ctx, void *arg);
 
@@ -112,6 +116,7 @@ u32 acl_export_id(const struct acl_export *exp);
 int acl_ioctl_export(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg);
 int acl_ioctl_import(struct acl_ctx *ctx, void *arg);
+void acl_undo_import(struct acl_ctx *ctx, void *arg);
 
 /* clients.c: per-process detail, root only (debugfs) */
 void acl_clients_init(void);

@@ -209,8 +209,10 @@ static struct acl_export *acl_export_create(struct acl_phys *phys, u32 type, u32
 		ret = exp->key ? rhashtable_lookup_insert_fast(&acl_exports, &exp->node,
 							       acl_export_params) : -EEXIST;
 	} while (ret == -EEXIST);
-	if (ret)
+	if (ret) {
+		ret = -ENOMEM;	/* the table cannot grow now */
 		goto err_put;
+	}
 	acl_stat_add(ACL_STAT_EXPORTS, 1);
 	return exp;
 
@@ -253,13 +255,26 @@ int acl_ioctl_export(struct acl_ctx *ctx, void *arg)
 		ret = PTR_ERR(exp);
 		goto out_unlock;
 	}
-	ret = acl_shareable_write(exp, req->shareable_uptr);
-	if (ret) {
-		acl_export_revoke(exp);
-		goto out_unlock;
-	}
 	h->export = exp;
 	ctx->nr_exports++;
+	refcount_inc(&exp->ref);	/* exp outlives a FREE racing the copy-out */
+	mutex_unlock(&ctx->lock);
+
+	/* Not under ctx->lock: the copy may fault on memory that is slow to come. */
+	ret = acl_shareable_write(exp, req->shareable_uptr);
+	if (ret) {
+		mutex_lock(&ctx->lock);
+		h = xa_load(&ctx->handles, req->handle);
+		if (h && h->export == exp) {
+			h->export = NULL;
+			ctx->nr_exports--;
+			acl_export_revoke(exp);
+		}
+		mutex_unlock(&ctx->lock);
+	}
+	acl_export_put(exp);
+	return ret;
+
 out_unlock:
 	mutex_unlock(&ctx->lock);
 	return ret;
@@ -294,6 +309,25 @@ err_put:
 	return -ESRCH;
 }
 
+/* Forgets entries whose process has exited; wl_rwsem held for writing. */
+static void acl_whitelist_prune(struct acl_export *exp)
+{
+	struct pid *pid;
+	unsigned long nr;
+	bool dead;
+
+	xa_for_each(&exp->whitelist, nr, pid) {
+		rcu_read_lock();
+		dead = !pid_task(pid, PIDTYPE_TGID);
+		rcu_read_unlock();
+		if (dead) {
+			xa_erase(&exp->whitelist, nr);
+			put_pid(pid);
+			exp->nr_pids--;
+		}
+	}
+}
+
 static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid **pids, u32 num)
 {
 	struct pid **old;
@@ -306,6 +340,12 @@ static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid 
 		return -ENOMEM;
 
 	down_write(&exp->wl_rwsem);
+	/*
+	 * A long-lived exporter serving short-lived importers would fill the
+	 * whitelist with the dead; they can never import again, so make room.
+	 */
+	if (exp->nr_pids + num > acl_max_pids_per_handle)
+		acl_whitelist_prune(exp);
 	for (i = 0; i < num; i++) {
 		struct pid *cur;
 
@@ -470,10 +510,10 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
 	if (ret)
 		goto err_erase;
 	acl_stat_add(ACL_STAT_IMPORTS, 1);
-	mutex_unlock(&ctx->lock);
-
+	/* Once the lock is dropped another thread may free h. */
 	req->out_handle = h->id;
 	req->out_mmap_offset = acl_mmap_offset(h->id);
+	mutex_unlock(&ctx->lock);
 	return 0;
 
 err_erase:
@@ -485,4 +525,12 @@ err_unlock:
 err_put_export:
 	acl_export_put(exp);
 	return ret;
+}
+
+/* An IMPORT whose result could not be copied out: take it back. */
+void acl_undo_import(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_import *req = arg;
+
+	acl_ctx_free_handle(ctx, req->out_handle);
 }

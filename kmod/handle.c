@@ -52,18 +52,24 @@ static void acl_handle_destroy(struct acl_ctx *ctx, struct acl_handle *h)
 	acl_stat_add(ACL_STAT_HANDLES, -1);
 }
 
-void acl_ctx_destroy(struct acl_ctx *ctx)
+/* Frees every handle of the file, as FREE would: the owner has gone. */
+void acl_ctx_release_handles(struct acl_ctx *ctx)
 {
 	struct acl_handle *h;
 	unsigned long id;
 
-	acl_clients_del(ctx);
 	mutex_lock(&ctx->lock);
 	xa_for_each(&ctx->handles, id, h) {
 		xa_erase(&ctx->handles, id);
 		acl_handle_destroy(ctx, h);
 	}
 	mutex_unlock(&ctx->lock);
+}
+
+void acl_ctx_destroy(struct acl_ctx *ctx)
+{
+	acl_clients_del(ctx);
+	acl_ctx_release_handles(ctx);
 	xa_destroy(&ctx->handles);
 	xa_destroy(&ctx->imports);
 	mutex_destroy(&ctx->lock);
@@ -168,12 +174,14 @@ int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg)
 
 	mutex_lock(&ctx->lock);
 	ret = acl_ctx_add_handle(ctx, h);
+	if (!ret) {
+		/* Once the lock is dropped another thread may free h. */
+		req->out_handle = h->id;
+		req->out_mmap_offset = acl_mmap_offset(h->id);
+	}
 	mutex_unlock(&ctx->lock);
 	if (ret)
 		goto err_put_phys;
-
-	req->out_handle = h->id;
-	req->out_mmap_offset = acl_mmap_offset(h->id);
 	return 0;
 
 err_put_phys:
@@ -183,20 +191,34 @@ err_free_handle:
 	return ret;
 }
 
-int acl_ioctl_free(struct acl_ctx *ctx, void *arg)
+/* An ALLOC whose result could not be copied out: take it back. */
+void acl_undo_alloc(struct acl_ctx *ctx, void *arg)
 {
-	struct acl_share_free *req = arg;
+	struct acl_share_alloc *req = arg;
+
+	acl_ctx_free_handle(ctx, req->out_handle);
+}
+
+/* Drops handle @id of the file; 0 or -ENOENT. */
+int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id)
+{
 	struct acl_handle *h;
 
-	if (req->flags || req->__reserved)
-		return -EINVAL;
-
 	mutex_lock(&ctx->lock);
-	h = xa_erase(&ctx->handles, req->handle);
+	h = xa_erase(&ctx->handles, id);
 	if (h)
 		acl_handle_destroy(ctx, h);
 	mutex_unlock(&ctx->lock);
 	return h ? 0 : -ENOENT;
+}
+
+int acl_ioctl_free(struct acl_ctx *ctx, void *arg)
+{
+	struct acl_share_free *req = arg;
+
+	if (req->flags || req->__reserved)
+		return -EINVAL;
+	return acl_ctx_free_handle(ctx, req->handle);
 }
 
 int acl_ioctl_query(struct acl_ctx *ctx, void *arg)

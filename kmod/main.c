@@ -7,10 +7,14 @@
  * import physical allocations, and mmap maps them. See
  * include/uapi/linux/acl_share.h for the ABI.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 
@@ -43,49 +47,57 @@ union acl_ioctl_buf {
 };
 
 struct acl_ioctl_op {
-	unsigned int cmd;
 	size_t size;		/* the kernel's struct */
 	size_t min_size;	/* the first version of the struct */
 	int (*fn)(struct acl_ctx *ctx, void *arg);
+	/* Takes back a call whose result could not be copied out, or NULL. */
+	void (*undo)(struct acl_ctx *ctx, void *arg);
+	bool has_out;		/* the struct has out_ fields */
 };
 
-#define ACL_IOCTL_OP(_cmd, _fn, _struct, _last)					\
-	{									\
-		.cmd = _cmd,							\
+#define ACL_IOCTL_OP(_cmd, _fn, _undo, _out, _struct, _last)			\
+	[_IOC_NR(_cmd)] = {							\
 		.size = sizeof(_struct),					\
 		.min_size = offsetofend(_struct, _last),			\
 		.fn = _fn,							\
+		.undo = _undo,							\
+		.has_out = _out,						\
 	}
 
 static const struct acl_ioctl_op acl_ioctl_ops[] = {
-	ACL_IOCTL_OP(ACL_SHARE_IOC_INFO, acl_ioctl_info, struct acl_share_info, __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_ALLOC, acl_ioctl_alloc, struct acl_share_alloc,
-		     out_mmap_offset),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_FREE, acl_ioctl_free, struct acl_share_free, __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_QUERY, acl_ioctl_query, struct acl_share_query,
-		     out_mmap_offset),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_EXPORT, acl_ioctl_export, struct acl_share_export,
-		     __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_SET_PID, acl_ioctl_set_pid, struct acl_share_set_pid,
-		     __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_IMPORT, acl_ioctl_import, struct acl_share_import,
-		     out_mmap_offset),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_INFO, acl_ioctl_info, NULL, true,
+		     struct acl_share_info, __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_ALLOC, acl_ioctl_alloc, acl_undo_alloc, true,
+		     struct acl_share_alloc, out_mmap_offset),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_FREE, acl_ioctl_free, NULL, false,
+		     struct acl_share_free, __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_QUERY, acl_ioctl_query, NULL, true,
+		     struct acl_share_query, out_mmap_offset),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_EXPORT, acl_ioctl_export, NULL, false,
+		     struct acl_share_export, __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_SET_PID, acl_ioctl_set_pid, NULL, false,
+		     struct acl_share_set_pid, __reserved),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_IMPORT, acl_ioctl_import, acl_undo_import, true,
+		     struct acl_share_import, out_mmap_offset),
 };
 
 static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct acl_ctx *ctx = file->private_data;
 	void __user *uarg = (void __user *)arg;
+	unsigned int nr = _IOC_NR(cmd);
 	const struct acl_ioctl_op *op;
 	union acl_ioctl_buf buf;
 	size_t len;
 	u32 usize;
 	int ret;
 
-	for (op = acl_ioctl_ops; op < acl_ioctl_ops + ARRAY_SIZE(acl_ioctl_ops); op++)
-		if (op->cmd == cmd)
-			break;
-	if (op == acl_ioctl_ops + ARRAY_SIZE(acl_ioctl_ops))
+	/* The size bits change when a struct grows: the size field versions it. */
+	if (_IOC_TYPE(cmd) != ACL_SHARE_IOC_TYPE || _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) ||
+	    nr >= ARRAY_SIZE(acl_ioctl_ops))
+		return -ENOTTY;
+	op = &acl_ioctl_ops[array_index_nospec(nr, ARRAY_SIZE(acl_ioctl_ops))];
+	if (!op->fn)
 		return -ENOTTY;
 	if (task_tgid(current) != ctx->owner)
 		return -EACCES;
@@ -94,6 +106,8 @@ static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long a
 		return -EFAULT;
 	if (usize < op->min_size)
 		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&buf, op->size, uarg, usize);
 	if (ret)
 		return ret;
@@ -102,14 +116,18 @@ static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long a
 	 * write to fails here, before anything has been changed.
 	 */
 	len = min_t(size_t, op->size, usize);
-	if (copy_to_user(uarg, &buf, len))
+	if (op->has_out && copy_to_user(uarg, &buf, len))
 		return -EFAULT;
 
 	ret = op->fn(ctx, &buf);
-	if (ret)
+	if (ret || !op->has_out)
 		return ret;
-	if (copy_to_user(uarg, &buf, len))
+	if (copy_to_user(uarg, &buf, len)) {
+		/* Unmapped by another thread since the probe: leave nothing behind. */
+		if (op->undo)
+			op->undo(ctx, &buf);
 		return -EFAULT;
+	}
 	return 0;
 }
 
@@ -124,6 +142,30 @@ static int acl_share_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
+/*
+ * Called at every close of a descriptor of the file. When the owner exits
+ * while the file lives on (a fork() child kept a descriptor), release what
+ * the owner held now, as its exit would have: the child cannot use it.
+ */
+static int acl_share_flush(struct file *file, fl_owner_t id)
+{
+	struct acl_ctx *ctx = file->private_data;
+
+	if ((current->flags & PF_EXITING) && task_tgid(current) == ctx->owner)
+		acl_ctx_release_handles(ctx);
+	return 0;
+}
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+/* Offsets name handles; inside a mapping, page offsets start at 0. */
+static unsigned long acl_share_get_unmapped_area(struct file *file, unsigned long addr,
+						 unsigned long len, unsigned long pgoff,
+						 unsigned long flags)
+{
+	return thp_get_unmapped_area(file, addr, len, 0, flags);
+}
+#endif
+
 static int acl_share_release(struct inode *inode, struct file *file)
 {
 	acl_ctx_destroy(file->private_data);
@@ -133,10 +175,14 @@ static int acl_share_release(struct inode *inode, struct file *file)
 static const struct file_operations acl_share_fops = {
 	.owner = THIS_MODULE,
 	.open = acl_share_open,
+	.flush = acl_share_flush,
 	.release = acl_share_release,
 	.unlocked_ioctl = acl_share_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = acl_share_mmap,
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	.get_unmapped_area = acl_share_get_unmapped_area,
+#endif
 	.llseek = no_llseek,
 };
 
@@ -154,7 +200,7 @@ static int __init acl_share_init(void)
 
 	if (!acl_device_count || acl_device_count > 1024 ||
 	    !acl_max_pids_per_handle || acl_max_pids_per_handle > 65535 || !acl_max_exports) {
-		pr_err("acl_share: device_count must be 1..1024, max_pids_per_handle 1..65535, max_exports > 0\n");
+		pr_err("device_count must be 1..1024, max_pids_per_handle 1..65535, max_exports > 0\n");
 		return -EINVAL;
 	}
 

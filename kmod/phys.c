@@ -13,6 +13,9 @@
  * gemfs does), which gives 2 MiB folios; an allocation that cannot get them
  * fails rather than silently using small pages.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -20,6 +23,7 @@
 #include <linux/nodemask.h>
 #include <linux/pagemap.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 
@@ -41,7 +45,7 @@ int acl_phys_init(void)
 	acl_huge_mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
 	module_put(type->owner); /* put_filesystem(), which is not exported */
 	if (IS_ERR(acl_huge_mnt)) {
-		pr_warn("acl_share: no huge tmpfs mount (%ld); huge attributes unavailable\n",
+		pr_warn("no huge tmpfs mount (%ld); huge attributes unavailable\n",
 			PTR_ERR(acl_huge_mnt));
 		acl_huge_mnt = NULL;
 	}
@@ -117,8 +121,42 @@ static void acl_phys_unpin(struct acl_phys *phys, pgoff_t count)
 {
 	pgoff_t i;
 
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		put_page(phys->pages[i]);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
+
+/*
+ * Pinned pages count against the user's RLIMIT_MEMLOCK, as io_uring's and
+ * RDMA's do: they are unevictable and, unmapped, invisible to the OOM
+ * killer, so without a limit any user could pin all of RAM.
+ */
+static int acl_account_pinned(struct acl_phys *phys)
+{
+	struct user_struct *user = current_user();
+	unsigned long lim, cur, new;
+
+	if (capable(CAP_IPC_LOCK))
+		return 0;
+	lim = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	cur = atomic_long_read(&user->locked_vm);
+	do {
+		new = cur + phys->nr_pages;
+		if (new > lim || new < cur)
+			return -ENOMEM;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+	phys->user = get_uid(user);
+	return 0;
+}
+
+static void acl_unaccount_pinned(struct acl_phys *phys)
+{
+	if (!phys->user)
+		return;
+	atomic_long_sub(phys->nr_pages, &phys->user->locked_vm);
+	free_uid(phys->user);
 }
 
 static int acl_phys_populate(struct acl_phys *phys)
@@ -192,10 +230,15 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 	phys->loc_id = loc_id;
 	phys->chunk_size = chunk;
 
-	phys->pages = kvcalloc(phys->nr_pages, sizeof(*phys->pages), GFP_KERNEL_ACCOUNT);
+	ret = acl_account_pinned(phys);
+	if (ret)
+		goto err_free;
+
+	phys->pages = kvcalloc(phys->nr_pages, sizeof(*phys->pages),
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!phys->pages) {
 		ret = -ENOMEM;
-		goto err_free;
+		goto err_unaccount;
 	}
 
 	if (chunk > PAGE_SIZE)
@@ -220,6 +263,8 @@ err_shm:
 	fput(phys->shm);
 err_pages:
 	kvfree(phys->pages);
+err_unaccount:
+	acl_unaccount_pinned(phys);
 err_free:
 	kfree(phys);
 	return ERR_PTR(ret);
@@ -232,6 +277,7 @@ void acl_phys_release(struct kref *ref)
 	acl_phys_unpin(phys, phys->nr_pages);
 	fput(phys->shm);
 	kvfree(phys->pages);
+	acl_unaccount_pinned(phys);
 	acl_stat_add(ACL_STAT_ALLOCATIONS, -1);
 	acl_stat_add(ACL_STAT_BYTES, -(s64)phys->length);
 	kfree(phys);

@@ -15,26 +15,42 @@
 
 #include "acl_share.h"
 
+/*
+ * vm_private_data is the allocation, tagged with ACL_VMA_INHERITED in a
+ * copy that fork() made because MADV_DOFORK cleared VM_DONTCOPY: such a
+ * copy holds its reference like any VMA but never maps the pages.
+ */
+#define ACL_VMA_INHERITED 1UL
+
+static struct acl_phys *acl_vma_phys(struct vm_area_struct *vma)
+{
+	return (struct acl_phys *)((unsigned long)vma->vm_private_data & ~ACL_VMA_INHERITED);
+}
+
 static void acl_vm_open(struct vm_area_struct *vma)
 {
-	struct acl_phys *phys = vma->vm_private_data;
+	struct acl_phys *phys = acl_vma_phys(vma);
 
 	acl_phys_get(phys);
 	acl_stat_add(ACL_STAT_MAPPINGS, 1);
+	/* Splits and moves happen in the owner's mm; dup_mmap() in the child's. */
+	if (vma->vm_mm != current->mm)
+		vma->vm_private_data = (void *)((unsigned long)phys | ACL_VMA_INHERITED);
 }
 
 static void acl_vm_close(struct vm_area_struct *vma)
 {
-	struct acl_phys *phys = vma->vm_private_data;
-
 	acl_stat_add(ACL_STAT_MAPPINGS, -1);
-	acl_phys_put(phys);
+	acl_phys_put(acl_vma_phys(vma));
 }
 
 static vm_fault_t acl_vm_fault(struct vm_fault *vmf)
 {
-	struct acl_phys *phys = vmf->vma->vm_private_data;
+	struct vm_area_struct *vma = vmf->vma;
+	struct acl_phys *phys = acl_vma_phys(vma);
 
+	if ((unsigned long)vma->vm_private_data & ACL_VMA_INHERITED)
+		return VM_FAULT_SIGBUS;
 	if (vmf->pgoff >= phys->nr_pages)
 		return VM_FAULT_SIGBUS;
 	vmf->page = phys->pages[vmf->pgoff];
@@ -53,9 +69,9 @@ static const struct vm_operations_struct acl_vm_ops = {
  * @file: the /dev/acl_share file
  * @vma: the new VMA; vm_pgoff is the handle number (acl_mmap_offset())
  *
- * The mapping must be MAP_SHARED, not executable, and exactly as long as
- * the allocation. It is not inherited across fork(), not dumped, and
- * cannot grow.
+ * The mapping must be MAP_SHARED (read-only with an O_RDONLY file), not
+ * executable, and exactly as long as the allocation. It is not inherited
+ * across fork(), not dumped, and cannot grow.
  *
  * Return: 0, -EACCES (file of another process, or PROT_EXEC), -EINVAL
  * (private mapping, wrong length, offset beyond any handle), -ENOENT (no
@@ -68,7 +84,7 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (task_tgid(current) != ctx->owner)
 		return -EACCES;
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EACCES;

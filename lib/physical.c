@@ -226,7 +226,8 @@ aclError aclrtMallocPhysical(aclrtDrvMemHandle *handle, size_t size,
 	if (err == ENOMEM)
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: cannot allocate size %zu of %s: out of memory, memory cgroup "
-				 "limit reached%s: %s",
+				 "limit reached, RLIMIT_MEMLOCK of this user exceeded (pinned memory; "
+				 "see ulimit -l)%s: %s",
 				 fn, size, shim_attr_name(attr),
 				 shim_attr_is_normal(attr) ? "" : " or no free 2 MiB contiguous chunk",
 				 shim_errno_str(err, eb, sizeof(eb)));

@@ -280,16 +280,13 @@ TEST_F(abi, unknown_ioctl_numbers_are_refused)
 		_IOWR(ACL_SHARE_IOC_TYPE, 0x3f, struct acl_share_alloc),
 		_IOWR(ACL_SHARE_IOC_TYPE, 0xff, struct acl_share_query),
 		_IO(ACL_SHARE_IOC_TYPE, 0x20),
-		/* known numbers with another direction or size are other ioctls */
+		/* known numbers with another direction are other ioctls */
 		_IO(ACL_SHARE_IOC_TYPE, 0x01),
 		_IOR(ACL_SHARE_IOC_TYPE, 0x01, struct acl_share_alloc),
 		_IOW(ACL_SHARE_IOC_TYPE, 0x01, struct acl_share_alloc),
-		_IOWR(ACL_SHARE_IOC_TYPE, 0x01, struct acl_share_info),
-		_IOWR(ACL_SHARE_IOC_TYPE, 0x00, struct acl_share_alloc),
-		_IOWR(ACL_SHARE_IOC_TYPE, 0x02, __u64),
 		/* another type */
-		_IOWR(0xAB, 0x00, struct acl_share_info),
-		_IOWR(0xAD, 0x01, struct acl_share_alloc),
+		_IOWR(ACL_SHARE_IOC_TYPE - 1, 0x00, struct acl_share_info),
+		_IOWR(ACL_SHARE_IOC_TYPE + 1, 0x01, struct acl_share_alloc),
 		0,
 		0xffffffffUL,
 	};
@@ -300,6 +297,47 @@ TEST_F(abi, unknown_ioctl_numbers_are_refused)
 		EXPECT_EQ(-ENOTTY, acl_ioctl(self->fd, cmds[i], self->buf)) TH_LOG("cmd %#lx", cmds[i]);
 		EXPECT_UNCHANGED();
 	}
+}
+
+/*
+ * The size bits of _IOWR change when a struct grows, so the kernel ignores
+ * them: a program built with an older or newer header still reaches the
+ * same ioctl, and the size field says which version of the struct it uses.
+ */
+TEST_F(abi, command_size_bits_do_not_matter)
+{
+	const unsigned long cmds[] = {
+		_IOWR(ACL_SHARE_IOC_TYPE, 0x01, struct acl_share_info),
+		_IOWR(ACL_SHARE_IOC_TYPE, 0x01, __u64),
+		_IOWR(ACL_SHARE_IOC_TYPE, 0x01, char[_IOC_SIZEMASK]),
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct acl_share_alloc *a = (struct acl_share_alloc *)self->buf;
+
+		memset(self->buf, 0, BUF_SIZE);
+		valid_arg(IOC_ALLOC, self->buf, sizeof(struct acl_share_alloc), 0);
+		ASSERT_EQ(0, acl_ioctl(self->fd, cmds[i], self->buf)) TH_LOG("cmd %#lx", cmds[i]);
+		EXPECT_NE(0U, a->out_handle);
+		EXPECT_EQ(0, acl_raw_free(self->fd, a->out_handle));
+		EXPECT_UNCHANGED();
+	}
+}
+
+/* A struct larger than a page is refused before its tail is read. */
+TEST_F(abi, sizes_above_a_page_are_refused)
+{
+	char *big = calloc(1, 2 * SZ_4K);
+
+	ASSERT_NE(NULL, big);
+	valid_arg(IOC_ALLOC, big, SZ_4K + 1, 0);
+	EXPECT_EQ(-E2BIG, acl_ioctl(self->fd, ACL_SHARE_IOC_ALLOC, big));
+	EXPECT_UNCHANGED();
+	valid_arg(IOC_ALLOC, big, SZ_4K, 0);
+	EXPECT_EQ(0, acl_ioctl(self->fd, ACL_SHARE_IOC_ALLOC, big));
+	EXPECT_EQ(0, acl_raw_free(self->fd, ((struct acl_share_alloc *)big)->out_handle));
+	EXPECT_UNCHANGED();
+	free(big);
 }
 
 TEST_F(abi, bad_user_pointers_are_refused)

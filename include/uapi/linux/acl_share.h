@@ -10,10 +10,15 @@
  *  - structs only ever grow at the end: the kernel accepts a smaller size
  *    (missing fields read as zero) and a larger size whose extra bytes are
  *    zero (else -E2BIG), as copy_struct_from_user() does;
- *  - a size smaller than the first version of the struct gives -EINVAL.
+ *  - a size smaller than the first version of the struct gives -EINVAL, a
+ *    size above 4096 gives -E2BIG;
+ *  - the command number is matched on its type, number and direction: the
+ *    size bits of _IOWR follow the struct and change when it grows, so the
+ *    kernel ignores them and the size field versions the struct.
  *
  * Every ioctl may also return:
- *  -EFAULT  the argument (or a pointer inside it) is not accessible;
+ *  -EFAULT  the argument (or a pointer inside it) is not accessible; a call
+ *           whose result cannot be written back is undone;
  *  -EACCES  the file was opened by another process (for instance the parent
  *           of a fork()): handles belong to the process that opened the device;
  *  -ENOTTY  unknown ioctl number.
@@ -29,7 +34,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define ACL_SHARE_IOC_TYPE 0xAC
+#define ACL_SHARE_IOC_TYPE 0xB8
 
 /* Values of aclrtMemLocationType accepted by the module. */
 #define ACL_SHARE_LOC_HOST 0
@@ -102,12 +107,16 @@ struct acl_share_info {
  * @out_mmap_offset: the mmap(2) offset that maps this allocation
  *
  * The pages are zeroed, charged to the caller's memory cgroup and never
- * swapped while the allocation exists.
+ * swapped while the allocation exists. They count against the caller's
+ * RLIMIT_MEMLOCK (per user, as io_uring and RDMA pinned pages do) unless it
+ * has CAP_IPC_LOCK.
  *
  * Errors: -EINVAL (flags, size, length, mem_attr, location_type, a DDR
  * attribute on a DEVICE location, an offline NUMA node), -ENODEV (device
- * index >= device_count), -ENOMEM (out of memory or memory cgroup limit,
- * or no 2 MiB contiguous chunk for a huge attribute), -E2BIG.
+ * index >= device_count), -ENOMEM (out of memory, memory cgroup limit,
+ * RLIMIT_MEMLOCK, or no 2 MiB contiguous chunk for a huge attribute),
+ * -EOPNOTSUPP (a huge attribute on a kernel without transparent huge
+ * pages), -EINTR (a fatal signal arrived while allocating), -E2BIG.
  */
 struct acl_share_alloc {
 	__u32 size;
