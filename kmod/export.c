@@ -336,8 +336,12 @@ static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid 
 	int ret = 0;
 
 	old = kvcalloc(num, sizeof(*old), GFP_KERNEL);
-	if (!old)
+	if (!old) {
+		/* As on every other error: the references in pids[] are dropped here. */
+		for (i = 0; i < num; i++)
+			put_pid(pids[i]);
 		return -ENOMEM;
+	}
 
 	down_write(&exp->wl_rwsem);
 	/*

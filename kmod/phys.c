@@ -180,6 +180,9 @@ static int acl_phys_populate(struct acl_phys *phys)
 		page = shmem_read_mapping_page_gfp(mapping, i, gfp);
 		if (IS_ERR(page)) {
 			ret = PTR_ERR(page);
+			/* shmem's -ENOSPC (vm_enough_memory refused) is out of memory here */
+			if (ret == -ENOSPC)
+				ret = -ENOMEM;
 			goto err_unpin;
 		}
 		phys->pages[i] = page;
@@ -248,6 +251,12 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 		phys->shm = shmem_file_setup("acl_share", length, VM_NORESERVE);
 	if (IS_ERR(phys->shm)) {
 		ret = PTR_ERR(phys->shm);
+		/*
+		 * shmem reports a failed inode allocation as -ENOSPC; these
+		 * mounts have no inode or block limit, so it is out of memory.
+		 */
+		if (ret == -ENOSPC)
+			ret = -ENOMEM;
 		goto err_pages;
 	}
 

@@ -46,6 +46,10 @@ static aclError open_failed(const char *fn, int err)
 		return shim_fail(ACL_ERROR_RT_NO_DEVICE,
 				 "%s: " DEV_PATH " exists but no acl_share driver is behind it "
 				 "(is the module loaded?): %s", fn, shim_errno_str(err, eb, sizeof(eb)));
+	case ENOMEM:
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: cannot open " DEV_PATH ": out of memory: %s", fn,
+				 shim_errno_str(err, eb, sizeof(eb)));
 	case EACCES:
 	case EPERM:
 		return shim_fail(ACL_ERROR_RT_NO_PERMISSION,
