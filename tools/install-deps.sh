@@ -11,6 +11,7 @@
 #           VM boots), qemu-system-x86, busybox-static + cpio + gzip (the VM's initramfs),
 #           kmod (modinfo, modprobe on a real host)
 #   lint:   sparse
+#   debug:  flex, bison, bc, libelf-dev, libssl-dev (tools/build-debug-kernel.sh)
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,7 @@ packages=(
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 xz-utils kmod
 	qemu-system-x86 busybox-static cpio gzip
 	sparse
+	flex bison bc libelf-dev libssl-dev
 )
 
 missing=()
