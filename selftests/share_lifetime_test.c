@@ -9,6 +9,7 @@
  * the test process watches the module's counters.
  */
 #include "acl/acl.h"
+#include <linux/acl_share.h>
 #include "acl_test_util.h"
 #include "share_util.h"
 
@@ -281,6 +282,72 @@ TEST_F(flow, holders)
 	ASSERT_CHILD_OK(self->f.importer);
 	self->f.importer = -1;
 	EXPECT_EQ(a0, counter(ACL_CNT_ALLOCATIONS));
+}
+
+/*
+ * The exporter exits while a fork() child still holds its descriptor of
+ * /dev/acl_share (raw ioctls: the library would close it in the child).
+ * The exit still revokes the export and frees what the exporter held.
+ */
+TEST(exporter_exit_with_inherited_descriptor)
+{
+	struct acl_counters start;
+	struct acl_chan ch;
+	uint64_t key = 0;
+	pid_t exporter;
+
+	ASSERT_EQ(0, acl_read_counters(&start));
+	ASSERT_EQ(0, acl_chan_init(&ch));
+	exporter = fork();
+	ASSERT_LE(0, exporter);
+	if (exporter == 0) {
+		struct acl_share_export e = { .size = sizeof(e) };
+		uint64_t off;
+		uint32_t h;
+		pid_t keeper;
+		int fd;
+
+		acl_chan_child(&ch);
+		fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+		CHILD_CHECK(fd >= 0, "open");
+		CHILD_CHECK(acl_raw_alloc(fd, SZ_2M, 4, ACL_SHARE_LOC_DEVICE, 0, &h, &off) == 0,
+			    "alloc");
+		e.handle = h;
+		e.flags = ACL_SHARE_EXPORT_NO_PID_CHECK;
+		e.share_type = ACL_SHARE_HANDLE_DEFAULT;
+		e.shareable_len = sizeof(key);
+		e.shareable_uptr = (uintptr_t)&key;
+		CHILD_CHECK(acl_ioctl(fd, ACL_SHARE_IOC_EXPORT, &e) == 0, "export");
+		keeper = fork();	/* keeps fd open until the test process says 'x' */
+		CHILD_CHECK(keeper >= 0, "fork");
+		if (keeper == 0) {
+			char c;
+
+			while (read(ch.rd, &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+		CHILD_CHECK(acl_send_val(&ch, &key, sizeof(key)) == 0, "send");
+		_exit(0);	/* the exporter exits; its descriptor lives on in keeper */
+	}
+	acl_chan_parent(&ch);
+	ASSERT_EQ(0, acl_recv_val(&ch, &key, sizeof(key)));
+	ASSERT_CHILD_OK(exporter);
+	/* The exporter is gone: nothing of it is left, although the file is open. */
+	EXPECT_COUNTER_DELTA(start, ACL_CNT_OPENS, 1);
+	EXPECT_COUNTER_DELTA(start, ACL_CNT_EXPORTS, 0);
+	EXPECT_COUNTER_DELTA(start, ACL_CNT_HANDLES, 0);
+	EXPECT_COUNTER_DELTA(start, ACL_CNT_ALLOCATIONS, 0);
+	{
+		aclrtDrvMemHandle h;
+
+		EXPECT_EQ(ACL_ERROR_RT_INVALID_HANDLE, aclrtMemImportFromShareableHandle(key, 0, &h));
+	}
+	ASSERT_EQ(0, acl_tell(&ch, 'x'));
+	acl_chan_close(&ch);
+	while (wait(NULL) > 0)
+		;
+	EXPECT_COUNTERS(start, ACL_CNT_LIVE_NO_OPENS);
 }
 
 TEST_HARNESS_MAIN
