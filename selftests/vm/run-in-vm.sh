@@ -25,6 +25,7 @@
 #   --bin FILE         copy FILE into the guest as /bin/<basename> (not run by itself)
 #   --run FILE         copy FILE into the guest and run it without arguments
 #   --log FILE         also keep the guest's console log in FILE
+#   --env NAME=VALUE   export NAME=VALUE to the commands in the guest (repeatable)
 #   --kmemleak         (a kernel with CONFIG_DEBUG_KMEMLEAK) forget the objects of the boot
 #                      before loading the module, scan for leaks after the last command
 #                      and fail the run (test "kmemleak") on any report
@@ -69,6 +70,7 @@ usage() { # usage [STATUS]: the header above; on stderr unless asked for with --
 }
 
 kernel='' module='' mode='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
+envs=()
 qemu=${QEMU:-qemu-system-x86_64}
 bins=()        # host files copied to /bin
 cmds=()        # one shell-quoted command line per entry
@@ -109,6 +111,9 @@ while (($#)); do
 	--run) [[ -f ${2?} ]] || die "--run $2: no such file"; add_cmd "$2"; shift 2 ;;
 	--log) log_out=${2?}; shift 2 ;;
 	--kmemleak) kmemleak=1; shift ;;
+	--env)
+		[[ ${2?} =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env $2: want NAME=VALUE (plain characters)"
+		envs+=("$2"); shift 2 ;;
 	-h|--help) usage 0 ;;
 	--)
 		shift
@@ -215,6 +220,9 @@ else
 fi
 cd /tmp
 EOF
+	for e in "${envs[@]}"; do
+		echo "export $e"
+	done
 	for i in "${!cmds[@]}"; do
 		cat <<EOF
 echo "$M:start $i@@"
