@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <linux/acl_share.h>
 
@@ -62,8 +63,29 @@ SHIM_HIDDEN size_t shim_granularity(uint32_t attr, uint32_t loc_type);
  */
 SHIM_HIDDEN aclError shim_query_handle(const char *fn, aclrtDrvMemHandle handle,
 				       struct acl_share_query *q);
-/* Converts a handle to the kernel's number; false for 0 and values > UINT32_MAX. */
-SHIM_HIDDEN bool shim_handle_value(aclrtDrvMemHandle handle, uint32_t *out);
+/*
+ * The kernel's number for handle and the device descriptor. Values that
+ * cannot be handles (0, > UINT32_MAX) give 107017 without asking the kernel.
+ */
+SHIM_HIDDEN aclError shim_handle_fd(const char *fn, aclrtDrvMemHandle handle, uint32_t *h,
+				    int *fd);
+
+/* Makes room for element n of a growing array (doubling); false if out of memory. */
+static inline bool shim_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 16;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = ncap;
+	return true;
+}
 /* A generic message + code for an errno the callers did not special-case. */
 SHIM_HIDDEN aclError shim_kernel_fail(const char *fn, const char *what, int err);
 

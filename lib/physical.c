@@ -242,27 +242,24 @@ aclError aclrtMallocPhysical(aclrtDrvMemHandle *handle, size_t size,
 	return ACL_SUCCESS;
 }
 
-/* Rejects values that cannot be handles without asking the kernel. */
-bool shim_handle_value(aclrtDrvMemHandle handle, uint32_t *out)
+aclError shim_handle_fd(const char *fn, aclrtDrvMemHandle handle, uint32_t *h, int *fd)
 {
 	uintptr_t v = (uintptr_t)handle;
 
 	if (v == 0 || v > UINT32_MAX)
-		return false;
-	*out = (uint32_t)v;
-	return true;
+		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
+				 "%s: handle %p is not a handle of this process", fn, handle);
+	*h = (uint32_t)v;
+	return shim_dev_fd(fn, fd);
 }
 
 aclError shim_query_handle(const char *fn, aclrtDrvMemHandle handle, struct acl_share_query *q)
 {
-	uint32_t h;
+	uint32_t h = 0;
 	aclError ret;
 	int fd = -1, err;
 
-	if (!shim_handle_value(handle, &h))
-		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
-				 "%s: handle %p is not a handle of this process", fn, handle);
-	ret = shim_dev_fd(fn, &fd);
+	ret = shim_handle_fd(fn, handle, &h, &fd);
 	if (ret)
 		return ret;
 	*q = (struct acl_share_query){ .size = sizeof(*q), .handle = h };
@@ -282,15 +279,12 @@ aclError aclrtFreePhysical(aclrtDrvMemHandle handle)
 	static const char fn[] = "aclrtFreePhysical";
 	struct acl_share_free f;
 	aclError ret;
-	uint32_t h;
+	uint32_t h = 0;
 	int fd = -1, err;
 
 	if (!handle)
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: handle is NULL", fn);
-	if (!shim_handle_value(handle, &h))
-		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
-				 "%s: handle %p is not a handle of this process", fn, handle);
-	ret = shim_dev_fd(fn, &fd);
+	ret = shim_handle_fd(fn, handle, &h, &fd);
 	if (ret)
 		return ret;
 	f = (struct acl_share_free){ .size = sizeof(f), .handle = h };

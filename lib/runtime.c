@@ -35,21 +35,6 @@ void shim_rt_unlock(void)
 	pthread_mutex_unlock(&rt_lock);
 }
 
-static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return true;
-	ncap = *cap ? *cap * 2 : 16;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return false;
-	*arr = p;
-	*cap = ncap;
-	return true;
-}
 
 /* With rt_lock held: the registry index of s, or n_streams. */
 static size_t stream_index(aclrtStream s)
@@ -85,7 +70,7 @@ aclError aclrtCreateStream(aclrtStream *stream)
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
 	s->magic = STREAM_MAGIC;
 	pthread_mutex_lock(&rt_lock);
-	if (!grow((void **)&streams, &cap_streams, n_streams, sizeof(*streams))) {
+	if (!shim_grow((void **)&streams, &cap_streams, n_streams, sizeof(*streams))) {
 		pthread_mutex_unlock(&rt_lock);
 		free(s);
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
@@ -164,7 +149,7 @@ aclError aclrtMallocHost(void **hostPtr, size_t size)
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: cannot allocate %zu bytes of host memory", fn, size);
 	pthread_mutex_lock(&rt_lock);
-	if (!grow((void **)&hosts, &cap_hosts, n_hosts, sizeof(*hosts))) {
+	if (!shim_grow((void **)&hosts, &cap_hosts, n_hosts, sizeof(*hosts))) {
 		pthread_mutex_unlock(&rt_lock);
 		free(p);
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,

@@ -159,13 +159,10 @@ static aclError do_export(const char *fn, aclrtDrvMemHandle handle, uint64_t fla
 	char eb[SHIM_ERRSTR_LEN];
 	struct acl_share_export e;
 	aclError ret;
-	uint32_t h;
+	uint32_t h = 0;
 	int fd = -1, err;
 
-	if (!shim_handle_value(handle, &h))
-		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
-				 "%s: handle %p is not a handle of this process", fn, handle);
-	ret = shim_dev_fd(fn, &fd);
+	ret = shim_handle_fd(fn, handle, &h, &fd);
 	if (ret)
 		return ret;
 	e = (struct acl_share_export){
@@ -269,6 +266,17 @@ static long read_param(const char *name)
 	return v;
 }
 
+/* The kernel found no live export for the shareable handle described by desc. */
+static aclError unknown_shareable(const char *fn, const char *desc, int err)
+{
+	char eb[SHIM_ERRSTR_LEN];
+
+	return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
+			 "%s: %s is unknown, malformed or revoked (its exporter freed the "
+			 "allocation or exited): %s",
+			 fn, desc, shim_errno_str(err, eb, sizeof(eb)));
+}
+
 static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const int32_t *pid,
 			   size_t pidNum)
 {
@@ -299,10 +307,7 @@ static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const 
 	describe(type, sh, desc, sizeof(desc));
 	switch (err) {
 	case ENOENT:
-		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
-				 "%s: %s is unknown, malformed or revoked (its exporter freed the "
-				 "allocation or exited): %s",
-				 fn, desc, shim_errno_str(err, eb, sizeof(eb)));
+		return unknown_shareable(fn, desc, err);
 	case EPERM:
 		return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 				 "%s: this process (bare tgid %u) did not export %s; only the exporter "
@@ -436,10 +441,7 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 	describe(type, sh, desc, sizeof(desc));
 	switch (err) {
 	case ENOENT:
-		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
-				 "%s: %s is unknown, malformed or revoked (its exporter freed the "
-				 "allocation or exited): %s",
-				 fn, desc, shim_errno_str(err, eb, sizeof(eb)));
+		return unknown_shareable(fn, desc, err);
 	case EPERM:
 		if (exported_here(type, sh))
 			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,

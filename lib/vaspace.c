@@ -64,21 +64,6 @@ void shim_va_forget_child(void)
 	n_resvs = cap_resvs = n_maps = cap_maps = 0;
 }
 
-static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return true;
-	ncap = *cap ? *cap * 2 : 16;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return false;
-	*arr = p;
-	*cap = ncap;
-	return true;
-}
 
 static struct resv *resv_containing(uintptr_t p)
 {
@@ -228,7 +213,7 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 	}
 
 	pthread_mutex_lock(&va_lock);
-	if (!grow((void **)&resvs, &cap_resvs, n_resvs, sizeof(*resvs))) {
+	if (!shim_grow((void **)&resvs, &cap_resvs, n_resvs, sizeof(*resvs))) {
 		pthread_mutex_unlock(&va_lock);
 		munmap((void *)base, rsize);
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
@@ -326,7 +311,7 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: virPtr %p is not aligned to the granularity 0x%zx of %s", fn,
 				 virPtr, gran, shim_attr_name(q.out_mem_attr));
-	if (!grow((void **)&maps, &cap_maps, n_maps, sizeof(*maps)))
+	if (!shim_grow((void **)&maps, &cap_maps, n_maps, sizeof(*maps)))
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: out of memory for the mapping table", fn);
 

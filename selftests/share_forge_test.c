@@ -11,54 +11,39 @@
 #define RANDOM_TRIES 100000
 
 FIXTURE(forge) {
-	struct acl_counters start;
-	struct acl_mapping m;
+	struct share_exporter x;
 	struct share_token tok;
-	struct acl_chan ch;
-	pid_t child;
 };
 
 FIXTURE_SETUP(forge)
 {
-	ASSERT_EQ(0, acl_read_counters(&self->start));
-	ASSERT_ACL_OK(aclrtSetDevice(0));
-	ASSERT_ACL_OK(acl_map_new(&self->m, SHARE_SIZE, ACL_HBM_MEM_HUGE,
-				  ACL_MEM_LOCATION_TYPE_DEVICE, 0));
-	share_fill(self->m.va, SHARE_SIZE);
-	ASSERT_EQ(0, acl_chan_init(&self->ch));
-	self->child = -1;
+	share_exporter_setup(_metadata, &self->x);
 }
 
 FIXTURE_TEARDOWN(forge)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		acl_wait(self->child);
-	}
-	acl_chan_close(&self->ch);
-	EXPECT_ACL_OK(acl_map_delete(&self->m));
-	EXPECT_COUNTERS(self->start, ACL_CNT_LIVE_NO_OPENS);
+	share_exporter_teardown(_metadata, &self->x);
 }
 
 /* Runs the statements in a whitelisted importer; returns after it exited 0. */
 #define RUN_IMPORTER(...)                                                      \
 	do {                                                                   \
 		int32_t tgid = 0;                                              \
-		self->child = fork();                                          \
-		ASSERT_LE(0, self->child);                                     \
-		if (self->child == 0) {                                        \
-			acl_chan_child(&self->ch);                             \
-			share_child_hello(&self->ch);                          \
-			CHILD_CHECK(acl_hear(&self->ch, 'g') == 0, "hear");    \
+		self->x.child = fork();                                          \
+		ASSERT_LE(0, self->x.child);                                     \
+		if (self->x.child == 0) {                                        \
+			acl_chan_child(&self->x.ch);                             \
+			share_child_hello(&self->x.ch);                          \
+			CHILD_CHECK(acl_hear(&self->x.ch, 'g') == 0, "hear");    \
 			__VA_ARGS__;                                                \
 			_exit(0);                                              \
 		}                                                              \
-		acl_chan_parent(&self->ch);                                    \
-		ASSERT_EQ(0, acl_recv_val(&self->ch, &tgid, sizeof(tgid)));    \
+		acl_chan_parent(&self->x.ch);                                    \
+		ASSERT_EQ(0, acl_recv_val(&self->x.ch, &tgid, sizeof(tgid)));    \
 		ASSERT_ACL_OK(share_set_pid(&self->tok, tgid));                \
-		ASSERT_EQ(0, acl_tell(&self->ch, 'g'));                        \
-		ASSERT_CHILD_OK(self->child);                                  \
-		self->child = -1;                                              \
+		ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));                        \
+		ASSERT_CHILD_OK(self->x.child);                                  \
+		self->x.child = -1;                                              \
 	} while (0)
 
 static void random_imports(const struct share_token *real)
@@ -88,7 +73,7 @@ TEST_F(forge, random_default_handles)
 {
 	struct share_token *tok = &self->tok;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, tok));
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, tok));
 	RUN_IMPORTER({
 		struct acl_mapping m;
 
@@ -97,7 +82,7 @@ TEST_F(forge, random_default_handles)
 		share_child_import_map(tok, &m);
 		CHILD_CHECK(acl_map_delete(&m) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
 	});
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_IMPORTS, 0);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 0);
 }
 
 /* The byte range of the server id inside a FABRIC handle (uapi layout). */
@@ -126,7 +111,7 @@ TEST_F(forge, bit_flipped_fabric_handles)
 {
 	struct share_token *tok = &self->tok;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, tok));
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, tok));
 	RUN_IMPORTER({
 		struct acl_mapping m;
 
@@ -141,7 +126,7 @@ TEST_F(forge, fabric_of_another_server)
 {
 	struct share_token *tok = &self->tok;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, tok));
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, tok));
 	RUN_IMPORTER({
 		struct share_token t = *tok;
 		aclrtDrvMemHandle h;
@@ -163,7 +148,7 @@ TEST_F(forge, fabric_key_as_default_handle)
 {
 	struct share_token *tok = &self->tok;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, tok));
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, tok));
 	RUN_IMPORTER({
 		uint64_t key;
 		aclrtDrvMemHandle h;

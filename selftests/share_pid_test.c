@@ -14,35 +14,20 @@
 #include "share_util.h"
 
 FIXTURE(pids) {
-	struct acl_counters start;
-	struct acl_mapping m;
+	struct share_exporter x;
 	struct share_token tok;
-	struct acl_chan ch;
-	pid_t child;
 };
 
 FIXTURE_SETUP(pids)
 {
-	ASSERT_EQ(0, acl_read_counters(&self->start));
-	ASSERT_ACL_OK(aclrtSetDevice(0));
-	ASSERT_ACL_OK(acl_map_new(&self->m, SHARE_SIZE, ACL_HBM_MEM_HUGE,
-				  ACL_MEM_LOCATION_TYPE_DEVICE, 0));
-	share_fill(self->m.va, SHARE_SIZE);
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	share_exporter_setup(_metadata, &self->x);
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
-	ASSERT_EQ(0, acl_chan_init(&self->ch));
-	self->child = -1;
 }
 
 FIXTURE_TEARDOWN(pids)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		acl_wait(self->child);
-	}
-	acl_chan_close(&self->ch);
-	EXPECT_ACL_OK(acl_map_delete(&self->m));
-	EXPECT_COUNTERS(self->start, ACL_CNT_LIVE_NO_OPENS);
+	share_exporter_teardown(_metadata, &self->x);
 }
 
 /*
@@ -55,12 +40,12 @@ TEST_F(pids, bare_tgid_in_pid_namespace)
 {
 	struct { int32_t bare, local; } ids = { 0, 0 };
 
-	self->child = fork();
-	ASSERT_LE(0, self->child);
-	if (self->child == 0) {
+	self->x.child = fork();
+	ASSERT_LE(0, self->x.child);
+	if (self->x.child == 0) {
 		pid_t inner;
 
-		acl_chan_child(&self->ch);
+		acl_chan_child(&self->x.ch);
 		CHILD_CHECK(unshare(CLONE_NEWPID) == 0, "unshare: %s", strerror(errno));
 		inner = fork();
 		CHILD_CHECK(inner >= 0, "fork: %s", strerror(errno));
@@ -75,13 +60,13 @@ TEST_F(pids, bare_tgid_in_pid_namespace)
 			e = aclrtDeviceGetBareTgid(&ids.bare);
 			CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
 			CHILD_CHECK(ids.bare > 1, "bare tgid %d", ids.bare);
-			CHILD_CHECK(acl_send_val(&self->ch, &ids, sizeof(ids)) == 0, "send");
-			CHILD_CHECK(acl_hear(&self->ch, 'l') == 0, "hear l");
+			CHILD_CHECK(acl_send_val(&self->x.ch, &ids, sizeof(ids)) == 0, "send");
+			CHILD_CHECK(acl_hear(&self->x.ch, 'l') == 0, "hear l");
 			e = share_import(&self->tok, &h);
 			CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 				    "import with the in-namespace pid whitelisted gave %d", e);
-			CHILD_CHECK(acl_tell(&self->ch, 'r') == 0, "tell");
-			CHILD_CHECK(acl_hear(&self->ch, 'b') == 0, "hear b");
+			CHILD_CHECK(acl_tell(&self->x.ch, 'r') == 0, "tell");
+			CHILD_CHECK(acl_hear(&self->x.ch, 'b') == 0, "hear b");
 			e = share_import(&self->tok, &h);
 			CHILD_CHECK(e == ACL_SUCCESS, "import with the bare tgid: %d %s", e,
 				    aclGetRecentErrMsg());
@@ -94,16 +79,16 @@ TEST_F(pids, bare_tgid_in_pid_namespace)
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 2);
 		}
 	}
-	acl_chan_parent(&self->ch);
-	ASSERT_EQ(0, acl_recv_val(&self->ch, &ids, sizeof(ids)));
+	acl_chan_parent(&self->x.ch);
+	ASSERT_EQ(0, acl_recv_val(&self->x.ch, &ids, sizeof(ids)));
 	EXPECT_EQ(1, ids.local);
 	ASSERT_ACL_OK(share_set_pid(&self->tok, ids.local));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'l'));
-	ASSERT_EQ(0, acl_hear(&self->ch, 'r'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'l'));
+	ASSERT_EQ(0, acl_hear(&self->x.ch, 'r'));
 	ASSERT_ACL_OK(share_set_pid(&self->tok, ids.bare));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'b'));
-	ASSERT_CHILD_OK(self->child);
-	self->child = -1;
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'b'));
+	ASSERT_CHILD_OK(self->x.child);
+	self->x.child = -1;
 }
 
 /*
@@ -169,40 +154,40 @@ static int newcomer(void *p)
 
 TEST_F(pids, recycled_pid_is_not_whitelisted)
 {
-	struct reuse_arg arg = { &self->tok, &self->ch };
+	struct reuse_arg arg = { &self->tok, &self->x.ch };
 	int32_t old_tgid = 0;
 	pid_t newcomer_pid;
 
 	/* B says hello, is whitelisted, and exits without importing. */
-	self->child = fork();
-	ASSERT_LE(0, self->child);
-	if (self->child == 0) {
-		acl_chan_child(&self->ch);
-		share_child_hello(&self->ch);
-		CHILD_CHECK(acl_hear(&self->ch, 'x') == 0, "hear");
+	self->x.child = fork();
+	ASSERT_LE(0, self->x.child);
+	if (self->x.child == 0) {
+		acl_chan_child(&self->x.ch);
+		share_child_hello(&self->x.ch);
+		CHILD_CHECK(acl_hear(&self->x.ch, 'x') == 0, "hear");
 		_exit(0);
 	}
-	acl_chan_parent(&self->ch);
-	ASSERT_EQ(0, acl_recv_val(&self->ch, &old_tgid, sizeof(old_tgid)));
-	ASSERT_EQ(self->child, old_tgid);	/* the test runs in the initial namespace */
+	acl_chan_parent(&self->x.ch);
+	ASSERT_EQ(0, acl_recv_val(&self->x.ch, &old_tgid, sizeof(old_tgid)));
+	ASSERT_EQ(self->x.child, old_tgid);	/* the test runs in the initial namespace */
 	ASSERT_ACL_OK(share_set_pid(&self->tok, old_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'x'));
-	ASSERT_CHILD_OK(self->child);
-	self->child = -1;
-	acl_chan_close(&self->ch);
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'x'));
+	ASSERT_CHILD_OK(self->x.child);
+	self->x.child = -1;
+	acl_chan_close(&self->x.ch);
 
 	/* A newcomer gets the same number. */
-	ASSERT_EQ(0, acl_chan_init(&self->ch));
+	ASSERT_EQ(0, acl_chan_init(&self->x.ch));
 	newcomer_pid = fork_with_pid(old_tgid, newcomer, &arg);
 	ASSERT_EQ(old_tgid, newcomer_pid) TH_LOG("could not recycle pid %d", old_tgid);
-	self->child = newcomer_pid;
-	acl_chan_parent(&self->ch);
-	ASSERT_EQ(0, acl_hear(&self->ch, 'r'));
+	self->x.child = newcomer_pid;
+	acl_chan_parent(&self->x.ch);
+	ASSERT_EQ(0, acl_hear(&self->x.ch, 'r'));
 	/* The exporter names the number again: now it means the newcomer. */
 	ASSERT_ACL_OK(share_set_pid(&self->tok, old_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'n'));
-	ASSERT_CHILD_OK(self->child);
-	self->child = -1;
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'n'));
+	ASSERT_CHILD_OK(self->x.child);
+	self->x.child = -1;
 }
 
 TEST_HARNESS_MAIN

@@ -9,34 +9,19 @@
 #include "share_util.h"
 
 FIXTURE(share) {
-	struct acl_counters start;
-	struct acl_mapping m;		/* the exporter's allocation, mapped */
+	struct share_exporter x;
 	struct share_token tok;
-	struct acl_chan ch;
-	pid_t child;
 	int32_t child_tgid;
 };
 
 FIXTURE_SETUP(share)
 {
-	ASSERT_EQ(0, acl_read_counters(&self->start));
-	ASSERT_ACL_OK(aclrtSetDevice(0));
-	ASSERT_ACL_OK(acl_map_new(&self->m, SHARE_SIZE, ACL_HBM_MEM_HUGE,
-				  ACL_MEM_LOCATION_TYPE_DEVICE, 0));
-	share_fill(self->m.va, SHARE_SIZE);
-	ASSERT_EQ(0, acl_chan_init(&self->ch));
-	self->child = -1;
+	share_exporter_setup(_metadata, &self->x);
 }
 
 FIXTURE_TEARDOWN(share)
 {
-	if (self->child > 0) {
-		kill(self->child, SIGKILL);
-		acl_wait(self->child);
-	}
-	acl_chan_close(&self->ch);
-	EXPECT_ACL_OK(acl_map_delete(&self->m));
-	EXPECT_COUNTERS(self->start, ACL_CNT_LIVE_NO_OPENS);
+	share_exporter_teardown(_metadata, &self->x);
 }
 
 /*
@@ -64,43 +49,43 @@ static pid_t share_fork(struct acl_chan *ch, int32_t *child_tgid)
 
 #define SHARE_FORK()                                                           \
 	do {                                                                   \
-		self->child = share_fork(&self->ch, &self->child_tgid);        \
-		ASSERT_LE(0, self->child);                                     \
-		if (self->child > 0)                                           \
+		self->x.child = share_fork(&self->x.ch, &self->child_tgid);        \
+		ASSERT_LE(0, self->x.child);                                     \
+		if (self->x.child > 0)                                           \
 			ASSERT_LT(0, self->child_tgid);                        \
 	} while (0)
 
 #define CHILD_DONE()                                                           \
 	do {                                                                   \
-		ASSERT_CHILD_OK(self->child);                                  \
-		self->child = -1;                                              \
+		ASSERT_CHILD_OK(self->x.child);                                  \
+		self->x.child = -1;                                              \
 	} while (0)
 
 /* A writes, B imports and reads, B writes back, A sees it; V2 DEFAULT. */
 TEST_F(share, round_trip_default)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, ACL_RT_VMM_EXPORT_FLAG_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, ACL_RT_VMM_EXPORT_FLAG_DEFAULT,
 				   ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &self->tok));
 	ASSERT_NE((uint64_t)0, self->tok.key);
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		struct acl_mapping m;
 
 		share_child_import_map(&self->tok, &m);
 		((unsigned char *)m.va)[4096] = 0xa5;
-		CHILD_CHECK(acl_tell(&self->ch, 'w') == 0, "tell");
-		CHILD_CHECK(acl_hear(&self->ch, 'd') == 0, "hear");
+		CHILD_CHECK(acl_tell(&self->x.ch, 'w') == 0, "tell");
+		CHILD_CHECK(acl_hear(&self->x.ch, 'd') == 0, "hear");
 		CHILD_CHECK(acl_map_delete(&m) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
 		_exit(0);
 	}
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
-	ASSERT_EQ(0, acl_hear(&self->ch, 'w'));
-	EXPECT_EQ(0xa5, ((unsigned char *)self->m.va)[4096]);
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_IMPORTS, 1);
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_ALLOCATIONS, 1);
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_MAPPINGS, 2);
-	ASSERT_EQ(0, acl_tell(&self->ch, 'd'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
+	ASSERT_EQ(0, acl_hear(&self->x.ch, 'w'));
+	EXPECT_EQ(0xa5, ((unsigned char *)self->x.m.va)[4096]);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 1);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_ALLOCATIONS, 1);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_MAPPINGS, 2);
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'd'));
 	CHILD_DONE();
 }
 
@@ -110,11 +95,11 @@ TEST_F(share, v1_export_v2_import)
 	int32_t pid;
 
 	self->tok.type = ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT;
-	ASSERT_ACL_OK(aclrtMemExportToShareableHandle(self->m.handle, ACL_MEM_HANDLE_TYPE_NONE,
+	ASSERT_ACL_OK(aclrtMemExportToShareableHandle(self->x.m.handle, ACL_MEM_HANDLE_TYPE_NONE,
 						      ACL_RT_IPC_MEM_EXPORT_FLAG_DEFAULT,
 						      &self->tok.key));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		struct acl_mapping m;
 
 		share_child_import_map(&self->tok, &m);
@@ -123,17 +108,17 @@ TEST_F(share, v1_export_v2_import)
 	}
 	pid = self->child_tgid;
 	ASSERT_ACL_OK(aclrtMemSetPidToShareableHandle(self->tok.key, &pid, 1));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
 /* V2 export, V1 whitelist and V1 import (with an explicit device). */
 TEST_F(share, v2_export_v1_import)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		aclrtDrvMemHandle h;
 		aclError e;
 
@@ -145,7 +130,7 @@ TEST_F(share, v2_export_v1_import)
 		_exit(0);
 	}
 	ASSERT_ACL_OK(aclrtMemSetPidToShareableHandle(self->tok.key, &self->child_tgid, 1));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
@@ -155,13 +140,13 @@ TEST_F(share, fabric_round_trip)
 	unsigned long long server_id = 0;
 	uint32_t in_handle;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC,
 				   &self->tok));
 	ASSERT_EQ(0, acl_read_param("server_id", &server_id));
 	memcpy(&in_handle, self->tok.fabric.data + 8, sizeof(in_handle));
 	EXPECT_EQ(server_id, in_handle);
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		struct acl_mapping m;
 		aclrtDrvMemHandle h;
 		aclError e;
@@ -169,26 +154,26 @@ TEST_F(share, fabric_round_trip)
 		/* Not yet whitelisted. */
 		e = share_import(&self->tok, &h);
 		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "import gave %d", e);
-		CHILD_CHECK(acl_tell(&self->ch, 'r') == 0, "tell");
-		CHILD_CHECK(acl_hear(&self->ch, 'p') == 0, "hear");
+		CHILD_CHECK(acl_tell(&self->x.ch, 'r') == 0, "tell");
+		CHILD_CHECK(acl_hear(&self->x.ch, 'p') == 0, "hear");
 		share_child_import_map(&self->tok, &m);
 		CHILD_CHECK(acl_map_delete(&m) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
 		_exit(0);
 	}
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
-	ASSERT_EQ(0, acl_hear(&self->ch, 'r'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
+	ASSERT_EQ(0, acl_hear(&self->x.ch, 'r'));
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'p'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'p'));
 	CHILD_DONE();
 }
 
 /* Without SetPid nobody may import, and the refusal changes nothing. */
 TEST_F(share, not_whitelisted_refused)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		struct acl_counters before;
 		aclrtDrvMemHandle h = NULL;
 		const char *msg;
@@ -203,17 +188,17 @@ TEST_F(share, not_whitelisted_refused)
 			    "a refused import changed the counters");
 		_exit(0);
 	}
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
 /* DISABLE_PID_VALIDATION lets anyone in; SetPid on it is refused. */
 TEST_F(share, disable_pid_validation)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
 				   ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		struct acl_mapping m;
 
 		share_child_import_map(&self->tok, &m);
@@ -222,7 +207,7 @@ TEST_F(share, disable_pid_validation)
 	}
 	EXPECT_ACL(ACL_ERROR_RT_NO_PERMISSION, share_set_pid(&self->tok, self->child_tgid),
 		   "validation");
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
@@ -230,28 +215,28 @@ TEST_F(share, disable_pid_validation)
 TEST_F(share, export_flags)
 {
 	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
-		   share_export(self->m.handle, 2, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &self->tok),
+		   share_export(self->x.m.handle, 2, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &self->tok),
 		   "flags");
 	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
-		   share_export(self->m.handle, 0, (aclrtMemSharedHandleType)3, &self->tok),
+		   share_export(self->x.m.handle, 0, (aclrtMemSharedHandleType)3, &self->tok),
 		   "shareType");
 	EXPECT_ACL(ACL_ERROR_INVALID_PARAM,
-		   aclrtMemExportToShareableHandle(self->m.handle, ACL_MEM_HANDLE_TYPE_POSIX, 0,
+		   aclrtMemExportToShareableHandle(self->x.m.handle, ACL_MEM_HANDLE_TYPE_POSIX, 0,
 						   &self->tok.key), "handleType");
 	EXPECT_ACL(ACL_ERROR_INVALID_PARAM,
-		   aclrtMemExportToShareableHandleV2(self->m.handle, 0,
+		   aclrtMemExportToShareableHandleV2(self->x.m.handle, 0,
 						     ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, NULL),
 		   "shareableHandle");
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_EXPORTS, 0);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_EXPORTS, 0);
 }
 
 /* Only the exporter may whitelist. */
 TEST_F(share, set_pid_by_other_process)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		aclrtDrvMemHandle h;
 		int32_t me = 0;
 		aclError e;
@@ -264,7 +249,7 @@ TEST_F(share, set_pid_by_other_process)
 		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "import gave %d", e);
 		_exit(0);
 	}
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
@@ -274,21 +259,21 @@ TEST_F(share, exporter_imports_own_handle)
 	aclrtDrvMemHandle h = NULL;
 	int32_t me = 0;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	ASSERT_ACL_OK(aclrtDeviceGetBareTgid(&me));
 	ASSERT_ACL_OK(share_set_pid(&self->tok, me));
 	EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR, share_import(&self->tok, &h), "export");
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_IMPORTS, 0);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 0);
 }
 
 /* One live import per process; after freeing it, a new one works. */
 TEST_F(share, second_import_then_again_after_free)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		aclrtDrvMemHandle h1, h2;
 		aclError e;
 
@@ -303,7 +288,7 @@ TEST_F(share, second_import_then_again_after_free)
 		_exit(0);
 	}
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
@@ -312,17 +297,17 @@ TEST_F(share, double_export_and_export_of_import)
 {
 	struct share_token again;
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
-		   share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &again),
+		   share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &again),
 		   "export");
 	EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
-		   share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &again),
+		   share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &again),
 		   "export");
-	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_EXPORTS, 1);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_EXPORTS, 1);
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		struct share_token t2;
 		aclrtDrvMemHandle h;
 		aclError e;
@@ -335,7 +320,7 @@ TEST_F(share, double_export_and_export_of_import)
 		_exit(0);
 	}
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 
@@ -346,7 +331,7 @@ TEST_F(share, pid_count_limits)
 	int32_t me = 0;
 
 	ASSERT_NE(NULL, pids);
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	EXPECT_ACL(ACL_ERROR_INVALID_PARAM,
 		   aclrtMemSetPidToShareableHandle(self->tok.key, pids, 0), "pidNum");
@@ -366,17 +351,17 @@ TEST_F(share, dead_pid_adds_nothing)
 {
 	int32_t pids[2];
 
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		aclrtDrvMemHandle h;
 		aclError e;
 
 		e = share_import(&self->tok, &h);
 		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "import gave %d", e);
-		CHILD_CHECK(acl_tell(&self->ch, 'r') == 0, "tell");
-		CHILD_CHECK(acl_hear(&self->ch, 'p') == 0, "hear");
+		CHILD_CHECK(acl_tell(&self->x.ch, 'r') == 0, "tell");
+		CHILD_CHECK(acl_hear(&self->x.ch, 'p') == 0, "hear");
 		e = share_import(&self->tok, &h);
 		CHILD_CHECK(e == ACL_SUCCESS, "import after pid 0 + me: %d %s", e,
 			    aclGetRecentErrMsg());
@@ -388,23 +373,23 @@ TEST_F(share, dead_pid_adds_nothing)
 	ASSERT_LT(0, pids[1]);
 	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
 		   aclrtMemSetPidToShareableHandle(self->tok.key, pids, 2), "process");
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
-	ASSERT_EQ(0, acl_hear(&self->ch, 'r'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
+	ASSERT_EQ(0, acl_hear(&self->x.ch, 'r'));
 	/* Pid 0 entries are skipped; setting the same pid twice is harmless. */
 	pids[1] = 0;
 	EXPECT_ACL_OK(aclrtMemSetPidToShareableHandle(self->tok.key, pids, 2));
 	EXPECT_ACL_OK(aclrtMemSetPidToShareableHandle(self->tok.key, pids, 1));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'p'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'p'));
 	CHILD_DONE();
 }
 
 /* Import parameter checks: NULLs, flags, share type, current device. */
 TEST_F(share, import_parameters)
 {
-	ASSERT_ACL_OK(share_export(self->m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
 	SHARE_FORK();
-	if (self->child == 0) {
+	if (self->x.child == 0) {
 		aclrtDrvMemHandle h;
 		aclError e;
 
@@ -431,7 +416,7 @@ TEST_F(share, import_parameters)
 		_exit(0);
 	}
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
-	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	CHILD_DONE();
 }
 

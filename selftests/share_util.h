@@ -108,4 +108,41 @@ static inline pid_t share_dead_pid(void)
 	return pid;
 }
 
+/*
+ * The exporter's side of a two-process fixture: the counters at the start,
+ * device 0 set, an allocation mapped and holding the pattern, a channel to
+ * the child, and the child (-1 until forked; killed at teardown if alive).
+ */
+struct share_exporter {
+	struct acl_counters start;
+	struct acl_mapping m;
+	struct acl_chan ch;
+	pid_t child;
+};
+
+static inline void share_exporter_setup(struct __test_metadata *_metadata,
+					struct share_exporter *x)
+{
+	ASSERT_EQ(0, acl_read_counters(&x->start));
+	ASSERT_ACL_OK(aclrtSetDevice(0));
+	ASSERT_ACL_OK(acl_map_new(&x->m, SHARE_SIZE, ACL_HBM_MEM_HUGE,
+				  ACL_MEM_LOCATION_TYPE_DEVICE, 0));
+	share_fill(x->m.va, SHARE_SIZE);
+	ASSERT_EQ(0, acl_chan_init(&x->ch));
+	x->child = -1;
+}
+
+/* Teardown: only EXPECTs (see acl_test_util.h). */
+static inline void share_exporter_teardown(struct __test_metadata *_metadata,
+					   struct share_exporter *x)
+{
+	if (x->child > 0) {
+		kill(x->child, SIGKILL);
+		acl_wait(x->child);
+	}
+	acl_chan_close(&x->ch);
+	EXPECT_ACL_OK(acl_map_delete(&x->m));
+	EXPECT_COUNTERS(x->start, ACL_CNT_LIVE_NO_OPENS);
+}
+
 #endif /* ACL_SHARE_UTIL_H */
