@@ -17,77 +17,9 @@
 #include <linux/acl_share.h>
 
 #include "acl_test_util.h"
+#include "module_util.h"
 
-#define MODULE_NAME "acl_share"
-#define MODULE_SYSFS "/sys/module/" MODULE_NAME
 #define ACL_MEM_HUGE_ATTR 13 /* aclrtMemAttr ACL_MEM_HUGE */
-
-static int delete_module(const char *name, unsigned int flags)
-{
-	return syscall(SYS_delete_module, name, flags) ? -errno : 0;
-}
-
-static bool module_live(void)
-{
-	char buf[16] = "";
-	int fd = open(MODULE_SYSFS "/initstate", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 && !strncmp(buf, "live", 4);
-}
-
-/* Finds the module file; returns false if there is none. */
-static bool ko_path(char *out, size_t len)
-{
-	const char *env = getenv("ACL_SHARE_KO");
-	struct utsname u;
-
-	if (env && *env) {
-		snprintf(out, len, "%s", env);
-		return access(out, R_OK) == 0;
-	}
-	snprintf(out, len, "/lib/modules/" MODULE_NAME ".ko");
-	if (access(out, R_OK) == 0)
-		return true;
-	if (uname(&u))
-		return false;
-	snprintf(out, len, "/lib/modules/%s/extra/" MODULE_NAME ".ko", u.release);
-	if (access(out, R_OK) == 0)
-		return true;
-	snprintf(out, len, "/lib/modules/%s/updates/" MODULE_NAME ".ko", u.release);
-	return access(out, R_OK) == 0;
-}
-
-/* Loads the module with @params and waits for its device; 0 or -errno. */
-static int load_module(const char *params)
-{
-	char path[512];
-	int fd, ret;
-
-	if (!ko_path(path, sizeof(path)))
-		return -ENOENT;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
-	close(fd);
-	if (ret)
-		return ret;
-	/* devtmpfs creates the node asynchronously. */
-	for (int i = 0; i < 300; i++) {
-		fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			close(fd);
-			return 0;
-		}
-		usleep(10 * 1000);
-	}
-	return -ETIMEDOUT;
-}
 
 /* delete_module() of a busy module: EWOULDBLOCK (a held reference) or EBUSY. */
 #define EXPECT_BUSY(why)                                                           \
@@ -107,21 +39,10 @@ FIXTURE(rmmod) {
 
 FIXTURE_SETUP(rmmod)
 {
-	static const char *const names[] = {
-		"device_count", "server_id", "max_exports", "max_pids_per_handle",
-	};
-	size_t used = 0;
-
 	ASSERT_TRUE(module_live()) TH_LOG("module %s is not loaded", MODULE_NAME);
 	ASSERT_EQ(0, acl_read_counters(&self->start));
 	/* The parameters it has now, to load it again the same way. */
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		unsigned long long v = 0;
-
-		ASSERT_EQ(0, acl_read_param(names[i], &v)) TH_LOG("parameter %s", names[i]);
-		used += (size_t)snprintf(self->params + used, sizeof(self->params) - used,
-					 "%s%s=%llu", used ? " " : "", names[i], v);
-	}
+	ASSERT_EQ(0, module_params_now(self->params, sizeof(self->params)));
 }
 
 FIXTURE_TEARDOWN(rmmod)
