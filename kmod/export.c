@@ -75,27 +75,63 @@ u32 acl_export_id(const struct acl_export *exp)
 	return exp->id;
 }
 
-void acl_export_put(struct acl_export *exp)
+/*
+ * A process is alive while one of its threads has not yet exited: a zombie
+ * waiting to be reaped is not, nor is a thread group whose last thread is
+ * in do_exit(). Caller holds rcu_read_lock().
+ */
+static bool acl_tgid_alive_rcu(struct pid *pid)
+{
+	struct task_struct *task = pid_task(pid, PIDTYPE_TGID);
+
+	return task && atomic_read(&task->signal->live) > 0;
+}
+
+static bool acl_tgid_alive(struct pid *pid)
+{
+	bool alive;
+
+	rcu_read_lock();
+	alive = acl_tgid_alive_rcu(pid);
+	rcu_read_unlock();
+	return alive;
+}
+
+/* Drops every whitelist entry; wl_rwsem held for writing, or the last reference. */
+static void acl_whitelist_clear(struct acl_export *exp)
 {
 	struct pid *pid;
 	unsigned long nr;
 
-	if (!refcount_dec_and_test(&exp->ref))
-		return;
 	xa_for_each(&exp->whitelist, nr, pid)
 		put_pid(pid);
 	xa_destroy(&exp->whitelist);
+	exp->nr_pids = 0;
+}
+
+void acl_export_put(struct acl_export *exp)
+{
+	if (!refcount_dec_and_test(&exp->ref))
+		return;
+	acl_whitelist_clear(exp);
 	acl_phys_put(exp->phys);
 	put_pid(exp->exporter);
 	ida_free(&acl_export_ids, exp->id);
 	kfree_rcu(exp, rcu);
 }
 
-/* Takes the export out of the table; existing imports are untouched. */
+/*
+ * Takes the export out of the table; existing imports are untouched. Its
+ * whitelist can admit nobody any more: drop it now rather than when the
+ * last import of it goes.
+ */
 void acl_export_revoke(struct acl_export *exp)
 {
 	WRITE_ONCE(exp->revoked, true);
 	rhashtable_remove_fast(&acl_exports, &exp->node, acl_export_params);
+	down_write(&exp->wl_rwsem);
+	acl_whitelist_clear(exp);
+	up_write(&exp->wl_rwsem);
 	acl_stat_add(ACL_STAT_EXPORTS, -1);
 	acl_export_put(exp);
 }
@@ -156,7 +192,13 @@ static struct acl_export *acl_export_find(const struct acl_shareable *sh)
 	if (!exp)
 		return NULL;
 
-	if (READ_ONCE(exp->revoked) || exp->share_type != sh->type ||
+	/*
+	 * An exporter that has exited revokes its exports when its file is
+	 * flushed; one that passed the file on (SCM_RIGHTS) and closed its
+	 * own copy is no less gone.
+	 */
+	if (READ_ONCE(exp->revoked) || !acl_tgid_alive(exp->exporter) ||
+	    exp->share_type != sh->type ||
 	    (sh->type == ACL_SHARE_HANDLE_FABRIC &&
 	     crypto_memneq(exp->secret, sh->fabric.secret, sizeof(exp->secret)))) {
 		acl_export_put(exp);
@@ -294,8 +336,8 @@ static int acl_pids_resolve(const s32 *nrs, u32 num, struct pid **pids)
 			goto err_put;
 		rcu_read_lock();
 		pid = find_pid_ns(nrs[i], &init_pid_ns);
-		/* Only a live thread-group leader is a process. */
-		pid = pid && pid_task(pid, PIDTYPE_TGID) ? get_pid(pid) : NULL;
+		/* Only the tgid of a live process names one (not a thread, not a zombie). */
+		pid = pid && acl_tgid_alive_rcu(pid) ? get_pid(pid) : NULL;
 		rcu_read_unlock();
 		if (!pid)
 			goto err_put;
@@ -314,13 +356,9 @@ static void acl_whitelist_prune(struct acl_export *exp)
 {
 	struct pid *pid;
 	unsigned long nr;
-	bool dead;
 
 	xa_for_each(&exp->whitelist, nr, pid) {
-		rcu_read_lock();
-		dead = !pid_task(pid, PIDTYPE_TGID);
-		rcu_read_unlock();
-		if (dead) {
+		if (!acl_tgid_alive(pid)) {
 			xa_erase(&exp->whitelist, nr);
 			put_pid(pid);
 			exp->nr_pids--;

@@ -383,6 +383,34 @@ TEST_F(share, dead_pid_adds_nothing)
 	CHILD_DONE();
 }
 
+/*
+ * A process that has exited but is not yet reaped (a zombie) is no live
+ * process: whitelisting it fails like a dead pid, and once reaped its
+ * number is free as before.
+ */
+TEST_F(share, zombie_pid_is_not_live)
+{
+	siginfo_t si = { 0 };
+	int32_t zombie;
+	pid_t pid;
+
+	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
+				   &self->tok));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(0);
+	/* Wait until it has exited, leaving it a zombie. */
+	ASSERT_EQ(0, waitid(P_PID, pid, &si, WEXITED | WNOWAIT));
+	ASSERT_EQ(pid, si.si_pid);
+	zombie = pid; /* the VM's tests run in the initial pid namespace */
+	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
+		   aclrtMemSetPidToShareableHandle(self->tok.key, &zombie, 1), "process");
+	EXPECT_EQ(0, acl_wait(pid));
+	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
+		   aclrtMemSetPidToShareableHandle(self->tok.key, &zombie, 1), "process");
+}
+
 /* Import parameter checks: NULLs, flags, share type, current device. */
 TEST_F(share, import_parameters)
 {
