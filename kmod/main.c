@@ -146,12 +146,16 @@ static int acl_share_open(struct inode *inode, struct file *file)
  * Called at every close of a descriptor of the file. When the owner exits
  * while the file lives on (a fork() child kept a descriptor), release what
  * the owner held now, as its exit would have: the child cannot use it.
+ * Only the exit of the whole thread group counts: a thread with a files
+ * table of its own may exit while the process goes on. signal->live
+ * reaches zero before the last thread drops its files.
  */
 static int acl_share_flush(struct file *file, fl_owner_t id)
 {
 	struct acl_ctx *ctx = file->private_data;
 
-	if ((current->flags & PF_EXITING) && task_tgid(current) == ctx->owner)
+	if ((current->flags & PF_EXITING) && !atomic_read(&current->signal->live) &&
+	    task_tgid(current) == ctx->owner)
 		acl_ctx_release_handles(ctx);
 	return 0;
 }

@@ -10,8 +10,13 @@
  *    (107017) or through the inherited descriptor (-EACCES), and gets no
  *    mapping of the parent's allocations;
  *  - closing the device releases its allocations; a mapping keeps its
- *    allocation alive after the close until munmap.
+ *    allocation alive after the close until munmap;
+ *  - the exit of one thread (with a files table of its own) is not the
+ *    exit of the process.
  */
+#include <pthread.h>
+#include <sched.h>
+
 #include "acl/acl.h"
 #include <linux/acl_share.h>
 
@@ -342,6 +347,39 @@ TEST_F(lifetime, inherited_descriptor_is_refused)
 	EXPECT_EQ((uint64_t)SZ_2M, q.out_length);
 	EXPECT_EQ(SZ_2M, first_diff_byte(va, SZ_2M, 0x33));
 	EXPECT_EQ(0, munmap(va, SZ_2M));
+	EXPECT_EQ(0, acl_raw_free(fd, h));
+	EXPECT_EQ(0, close(fd));
+}
+
+static void *unshare_files_and_exit(void *arg)
+{
+	/* A files table of its own: its exit closes its copy of every descriptor. */
+	return (void *)(intptr_t)(unshare(CLONE_FILES) ? errno : 0);
+}
+
+/*
+ * Only the exit of the whole process releases what it holds: a thread with
+ * a files table of its own that exits closes its descriptors, but the
+ * process lives on and keeps its handles.
+ */
+TEST_F(lifetime, thread_exit_keeps_the_process_handles)
+{
+	struct acl_share_query q;
+	pthread_t t;
+	void *ret = NULL;
+	uint32_t h = 0;
+	int fd;
+
+	fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", ACL_DEV_PATH, strerror(errno));
+	ASSERT_EQ(0, acl_raw_alloc(fd, SZ_2M, ACL_MEM_HUGE, ACL_SHARE_LOC_HOST, 0, &h, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, unshare_files_and_exit, NULL));
+	ASSERT_EQ(0, pthread_join(t, &ret));
+	ASSERT_EQ(0, (int)(intptr_t)ret) TH_LOG("unshare(CLONE_FILES): %s",
+						strerror((int)(intptr_t)ret));
+	EXPECT_EQ(0, acl_raw_query(fd, h, &q)) TH_LOG("the thread's exit freed the handle");
+	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_ALLOCATIONS, 1);
+	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_HANDLES, 1);
 	EXPECT_EQ(0, acl_raw_free(fd, h));
 	EXPECT_EQ(0, close(fd));
 }
