@@ -83,7 +83,8 @@ void acl_ctx_destroy(struct acl_ctx *ctx)
  * @ctx: the file's context, ctx->lock held
  * @h: the handle; its phys reference moves into the table
  *
- * Return: 0 with h->id set, or -ENOMEM/-EBUSY from the xarray.
+ * Return: 0 with h->id set, -ENOMEM, or -EMFILE when all INT_MAX numbers
+ * are taken.
  */
 int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
 {
@@ -92,6 +93,8 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
 	lockdep_assert_held(&ctx->lock);
 	ret = xa_alloc_cyclic(&ctx->handles, &h->id, h, XA_LIMIT(1, INT_MAX),
 			      &ctx->next_id, GFP_KERNEL_ACCOUNT);
+	if (ret == -EBUSY)
+		ret = -EMFILE;
 	if (ret < 0)
 		return ret;
 	acl_stat_add(ACL_STAT_HANDLES, 1);

@@ -254,8 +254,10 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 		/*
 		 * shmem reports a failed inode allocation as -ENOSPC; these
 		 * mounts have no inode or block limit, so it is out of memory.
+		 * -ENFILE is the system's limit of open files (fs.file-max),
+		 * which the ABI reports as a resource shortage too.
 		 */
-		if (ret == -ENOSPC)
+		if (ret == -ENOSPC || ret == -ENFILE)
 			ret = -ENOMEM;
 		goto err_pages;
 	}

@@ -116,7 +116,8 @@ struct acl_share_info {
  * index >= device_count), -ENOMEM (out of memory, memory cgroup limit,
  * RLIMIT_MEMLOCK, or no 2 MiB contiguous chunk for a huge attribute),
  * -EOPNOTSUPP (a huge attribute on a kernel without transparent huge
- * pages), -EINTR (a fatal signal arrived while allocating), -E2BIG.
+ * pages), -EINTR (a fatal signal arrived while allocating), -EMFILE (the
+ * file holds INT_MAX handles), -E2BIG.
  */
 struct acl_share_alloc {
 	__u32 size;
@@ -275,10 +276,11 @@ struct acl_share_set_pid {
  * @out_mmap_offset: the mmap(2) offset that maps it
  *
  * Errors: -EINVAL (flags, size, share_type, shareable_len), -ENODEV
- * (device_id), -ENOENT (unknown, malformed or revoked shareable handle),
+ * (device_id), -ENOENT (unknown, malformed or revoked shareable handle, or
+ * one whose exporter has exited),
  * -EPERM (the caller is the exporter, or is not whitelisted), -EEXIST (this
  * file already holds a live import of it), -EOPNOTSUPP (a FABRIC handle of
- * another server), -ENOMEM, -E2BIG.
+ * another server), -EMFILE (the file holds INT_MAX handles), -ENOMEM, -E2BIG.
  */
 struct acl_share_import {
 	__u32 size;
