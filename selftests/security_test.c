@@ -17,7 +17,8 @@
 
 #define NOBODY 65534
 #define OTHER_USER 65533
-#define CLIENTS_PATH "/sys/kernel/debug/acl_share/clients"
+#define DEBUGFS_DIR "/sys/kernel/debug"
+#define CLIENTS_PATH DEBUGFS_DIR "/acl_share/clients"
 
 /* In a child: become @uid (and its group), with no capabilities left. */
 static void become(uid_t uid)
@@ -213,10 +214,27 @@ TEST_F(sec, per_process_detail_is_root_only)
 		EXPECT_EQ(SHARE_SIZE, bytes);
 	}
 
-	self->pb = fork();
-	ASSERT_LE(0, self->pb);
-	if (self->pb == 0)
-		unprivileged_view();
+	/*
+	 * The file itself must keep others out, not only the debugfs mount
+	 * (mode 0700 by default): open the directories to everyone while an
+	 * unprivileged child tries.
+	 */
+	{
+		struct stat dbg, st;
+
+		ASSERT_EQ(0, stat(CLIENTS_PATH, &st));
+		EXPECT_EQ(0U, st.st_uid);
+		EXPECT_EQ(0U, st.st_mode & 0077) TH_LOG("%s has mode %o", CLIENTS_PATH,
+							st.st_mode & 07777);
+		ASSERT_EQ(0, stat(DEBUGFS_DIR, &dbg));
+		ASSERT_EQ(0, chmod(DEBUGFS_DIR, 0755)) TH_LOG("chmod %s: %s", DEBUGFS_DIR,
+							      strerror(errno));
+		self->pb = fork();
+		if (self->pb == 0)
+			unprivileged_view();
+		EXPECT_EQ(0, chmod(DEBUGFS_DIR, dbg.st_mode & 07777));
+		ASSERT_LE(0, self->pb);
+	}
 	ASSERT_CHILD_OK(self->pb);
 	self->pb = -1;
 	ASSERT_EQ(0, acl_tell(&self->a, 'q'));
