@@ -298,12 +298,17 @@ stream_filter() {
 		!quiet { print; fflush() }'
 }
 
+# Keep every line the kernel logs until the dump at the end (the default
+# buffer wraps after a few hundred KiB of fault-injection messages), and let
+# KASAN report every bad access, not only the first.
+kernel_log_args="log_buf_len=16M kasan_multi_shot"
+
 set +e
 timeout --foreground -k 10 "$timeout_s" "$qemu" -accel tcg -m "$mem" -smp "$smp" \
 	-display none -monitor none -no-reboot -nodefaults \
 	-chardev stdio,id=con,signal=off -serial chardev:con \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic rdinit=/init" \
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic rdinit=/init $kernel_log_args" \
 	</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
 qemu_rc=${PIPESTATUS[0]}
 set -e
@@ -417,6 +422,10 @@ bad_re='BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|possible circular lock
 # The debug kernel's own banners name these tools without reporting anything.
 benign_re='kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|RCU lockdep checking is enabled'
 bad=$(grep -E "$bad_re" <<<"$klog" | grep -vE "$benign_re" || true)
+# A dump that lost its first line (the boot banner) may have lost a splat too.
+if has_marker 'dmesg-end@@' && ! grep -q 'Linux version' <<<"$klog"; then
+	failures+=("kernel-log: the kernel log wrapped; lines logged early in the run are lost")
+fi
 if [[ -n $bad ]]; then
 	failures+=("kernel-log: the guest kernel log has errors")
 	echo
