@@ -31,9 +31,21 @@ struct share_offer {
 
 struct share_report {
 	int32_t aclerror;	/* what the import returned */
-	uint32_t checked;	/* bytes of the exporter's pattern it verified */
+	uint32_t checked;	/* length of the exporter's message it read */
+	uint64_t digest;	/* share_digest() of that message */
 	uint64_t reply;		/* a value it wrote into the shared memory */
 };
+
+/* FNV-1a of @len bytes: the importer proves it read the exporter's message. */
+static inline uint64_t share_digest(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
 
 /* The value the importer writes at offset 0 for the exporter to see. */
 #define SHARE_REPLY 0x1abe11ed5ca1ab1eULL

@@ -19,9 +19,14 @@
 #define DEVICE 0
 #define IMPORTERS 2
 
-static int serve(int lfd, const struct share_offer *offer, int *invited_ok,
-		 int *uninvited_refused)
+/*
+ * Serves one importer. @message is what this process wrote into the shared
+ * memory: an invited importer succeeds only if it read exactly that.
+ */
+static int serve(int lfd, const struct share_offer *offer, const char *message,
+		 int *invited_ok, int *uninvited_refused)
 {
+	size_t len = strlen(message);
 	uint64_t shareable = offer->shareable;
 	struct share_report rep;
 	struct share_hello hello;
@@ -51,9 +56,12 @@ static int serve(int lfd, const struct share_offer *offer, int *invited_ok,
 		goto out;
 	}
 	if (hello.invited) {
-		demo_note("importer %d reports: import returned %d, verified %u bytes, wrote "
-			  "0x%016" PRIx64, hello.bare_tgid, rep.aclerror, rep.checked, rep.reply);
-		*invited_ok = rep.aclerror == ACL_SUCCESS;
+		demo_note("importer %d reports: import returned %d, read %u bytes (%s), wrote "
+			  "0x%016" PRIx64, hello.bare_tgid, rep.aclerror, rep.checked,
+			  rep.checked == len && rep.digest == share_digest(message, len) ?
+			  "exactly the message" : "NOT the message", rep.reply);
+		*invited_ok = rep.aclerror == ACL_SUCCESS && rep.checked == len &&
+			      rep.digest == share_digest(message, len);
 	} else {
 		demo_note("process %d reports: its import returned %d", hello.bare_tgid,
 			  rep.aclerror);
@@ -79,7 +87,7 @@ int main(int argc, char **argv)
 	uint64_t shareable = 0, reply;
 	size_t gran = 0, size;
 	void *va = NULL;
-	char s[32], s2[32];
+	char s[32], s2[32], message[64];
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s SOCKET\n", argv[0]);
@@ -104,7 +112,9 @@ int main(int argc, char **argv)
 		goto free_handle;
 	demo_note("-> handle %p mapped at %p", handle, va);
 	demo_step("write the message into the shared memory");
-	snprintf(va, size, "hello from process %d through /dev/acl_share", (int)getpid());
+	snprintf(message, sizeof(message), "hello from process %d through /dev/acl_share",
+		 (int)getpid());
+	memcpy(va, message, strlen(message) + 1);
 	demo_note("\"%s\"", (char *)va);
 
 	demo_step("aclrtMemExportToShareableHandle(handle, NONE, ACL_RT_VMM_EXPORT_FLAG_DEFAULT)");
@@ -123,7 +133,7 @@ int main(int argc, char **argv)
 	}
 	demo_note("waiting for importers on %s", argv[1]);
 	for (i = 0; i < IMPORTERS; i++)
-		if (serve(lfd, &offer, &invited_ok, &uninvited_refused))
+		if (serve(lfd, &offer, message, &invited_ok, &uninvited_refused))
 			break;
 	close(lfd);
 	unlink(argv[1]);

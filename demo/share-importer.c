@@ -32,6 +32,7 @@ static int use_import(aclrtDrvMemHandle h, size_t size, struct share_report *rep
 	demo_step("read the exporter's message");
 	demo_note("\"%s\"", (char *)va);
 	rep->checked = (uint32_t)strnlen(va, size);
+	rep->digest = share_digest(va, rep->checked);
 	demo_step("write 0x%016" PRIx64 " at the start for the exporter to see", reply);
 	memcpy(va, &reply, sizeof(reply));
 	rep->reply = reply;
@@ -48,7 +49,7 @@ release:
 int main(int argc, char **argv)
 {
 	struct share_hello hello = { 0, 1 };
-	struct share_report rep = { 0, 0, 0 };
+	struct share_report rep = { 0, 0, 0, 0 };
 	aclrtDrvMemHandle h = NULL;
 	struct share_offer offer = { 0, 0 };
 	int fd, status = 1;
