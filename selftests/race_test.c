@@ -294,6 +294,7 @@ struct ix_box {
 	_Atomic int stop_exporters;	/* first the exporters end ... */
 	_Atomic int stop;		/* ... then the importers they name */
 	_Atomic long imports_ok, refused, refused_dead, exports, frees, exits;
+	_Atomic int exited_once;	/* the first export's exporter dies holding it */
 };
 
 /*
@@ -328,6 +329,9 @@ static void ix_exporter(struct ix_box *b, int idx, uint64_t seed)
 		race_sleep_us(rnd(&seed) % 3000);
 
 		act = rnd(&seed) % 8;
+		/* However the dice fall, the exit race happens at least once. */
+		if (!atomic_exchange(&b->exited_once, 1))
+			act = 0;
 		if (act == 0)
 			_exit(0); /* the parent marks the key dead once it has reaped us */
 		if (act == 1) {
@@ -504,6 +508,8 @@ TEST_F_TIMEOUT(race, import_vs_exporter_free_and_exit, RACE_TIMEOUT)
 	       atomic_load(&b->refused_dead), respawns);
 	EXPECT_LT(0, atomic_load(&b->imports_ok));
 	EXPECT_LT(0, atomic_load(&b->refused_dead));
+	EXPECT_LT(0, atomic_load(&b->frees));
+	EXPECT_LT(0, atomic_load(&b->exits));
 }
 
 /* ================================================================== */
