@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Whitelist entries name processes, not numbers:
- *  - pids are bare tgids (initial pid namespace), also for an importer in a
- *    container (a new pid namespace);
+ *  - pids are bare tgids (initial pid namespace), also for an importer or
+ *    an exporter in a container (a new pid namespace);
  *  - an entry is bound to the process that held the number when SetPid
  *    ran: a newcomer that gets the number after that process exited is not
  *    whitelisted.
  */
 #include <sched.h>
+#include <sys/prctl.h>
 
 #include "acl/acl.h"
 #include "acl_test_util.h"
@@ -53,6 +54,7 @@ TEST_F(pids, bare_tgid_in_pid_namespace)
 			aclrtDrvMemHandle h;
 			aclError e;
 
+			CHILD_CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, "prctl");
 			ids.local = getpid();
 			CHILD_CHECK(ids.local == 1, "not pid 1 in the new namespace: %d",
 				    ids.local);
@@ -188,6 +190,145 @@ TEST_F(pids, recycled_pid_is_not_whitelisted)
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'n'));
 	ASSERT_CHILD_OK(self->x.child);
 	self->x.child = -1;
+}
+
+/*
+ * The exporter is pid 1 of a new pid namespace (its own pid means nothing
+ * outside). Its aclrtDeviceGetBareTgid() is not its getpid() but its pid in
+ * the initial namespace; it whitelists the bare tgid the importer reported,
+ * and the importer, refused before, gets in and reads the data.
+ */
+FIXTURE(ns_exporter) {
+	struct acl_counters start;
+	struct acl_chan exp_ch, imp_ch;
+	pid_t exporter, importer;
+};
+
+FIXTURE_SETUP(ns_exporter)
+{
+	self->exporter = self->importer = -1;
+	self->exp_ch.rd = self->exp_ch.wr = self->imp_ch.rd = self->imp_ch.wr = -1;
+	ASSERT_EQ(0, acl_read_counters(&self->start));
+	ASSERT_EQ(0, acl_chan_init(&self->exp_ch));
+	ASSERT_EQ(0, acl_chan_init(&self->imp_ch));
+}
+
+/* The namespace's pid 1 dies with its parent (PR_SET_PDEATHSIG). */
+FIXTURE_TEARDOWN(ns_exporter)
+{
+	if (self->importer > 0) {
+		kill(self->importer, SIGKILL);
+		acl_wait(self->importer);
+	}
+	if (self->exporter > 0) {
+		kill(self->exporter, SIGKILL);
+		acl_wait(self->exporter);
+	}
+	acl_chan_close(&self->exp_ch);
+	acl_chan_close(&self->imp_ch);
+	EXPECT_COUNTERS(self->start, ACL_CNT_LIVE);
+}
+
+TEST_F(ns_exporter, exporter_in_pid_namespace)
+{
+	struct { int32_t bare, local; } ids = { 0, 0 };
+	struct acl_chan *exp_ch = &self->exp_ch, *imp_ch = &self->imp_ch;
+	struct share_token tok;
+	int32_t importer_tgid = 0;
+	pid_t inner_pid = 0;
+
+	self->exporter = fork();
+	ASSERT_LE(0, self->exporter);
+	if (self->exporter == 0) {
+		pid_t inner;
+		int st;
+
+		acl_chan_child(exp_ch);
+		/* Not the importer's channel: it must see EOF when the test process goes. */
+		close(imp_ch->to_child[0]);
+		close(imp_ch->to_child[1]);
+		close(imp_ch->to_parent[0]);
+		close(imp_ch->to_parent[1]);
+		CHILD_CHECK(unshare(CLONE_NEWPID) == 0, "unshare: %s", strerror(errno));
+		inner = fork();
+		CHILD_CHECK(inner >= 0, "fork: %s", strerror(errno));
+		if (inner == 0) {
+			struct acl_mapping m;
+			int32_t importer = 0;
+			aclError e;
+
+			CHILD_CHECK(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, "prctl");
+			ids.local = getpid();
+			CHILD_CHECK(aclrtSetDevice(0) == ACL_SUCCESS, "set device");
+			e = aclrtDeviceGetBareTgid(&ids.bare);
+			CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+			e = acl_map_new(&m, SHARE_SIZE, ACL_HBM_MEM_HUGE,
+					ACL_MEM_LOCATION_TYPE_DEVICE, 0);
+			CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+			share_fill(m.va, SHARE_SIZE);
+			e = share_export(m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &tok);
+			CHILD_CHECK(e == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+			CHILD_CHECK(acl_send_val(exp_ch, &ids, sizeof(ids)) == 0, "send ids");
+			CHILD_CHECK(acl_send_val(exp_ch, &tok, sizeof(tok)) == 0, "send token");
+			CHILD_CHECK(acl_recv_val(exp_ch, &importer, sizeof(importer)) == 0,
+				    "importer tgid");
+			e = share_set_pid(&tok, importer);
+			CHILD_CHECK(e == ACL_SUCCESS, "SetPid(%d): %s", importer,
+				    aclGetRecentErrMsg());
+			CHILD_CHECK(acl_tell(exp_ch, 'w') == 0, "tell");
+			CHILD_CHECK(acl_hear(exp_ch, 'd') == 0, "hear");
+			CHILD_CHECK(acl_map_delete(&m) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+			_exit(0);
+		}
+		st = acl_wait(inner);
+		/* This process is in the initial namespace: inner is the bare tgid. */
+		CHILD_CHECK(acl_send_val(exp_ch, &inner, sizeof(inner)) == 0, "send inner");
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 2);
+	}
+	acl_chan_parent(exp_ch);
+
+	self->importer = fork();
+	if (self->importer == 0) {
+		struct acl_mapping m;
+		aclrtDrvMemHandle h;
+		aclError e;
+
+		acl_chan_close(exp_ch);
+		acl_chan_child(imp_ch);
+		share_child_hello(imp_ch);
+		CHILD_CHECK(acl_recv_val(imp_ch, &tok, sizeof(tok)) == 0, "token");
+		e = share_import(&tok, &h);
+		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+			    "import before SetPid gave %d", e);
+		CHILD_CHECK(acl_tell(imp_ch, 'r') == 0, "tell");
+		CHILD_CHECK(acl_hear(imp_ch, 'w') == 0, "hear");
+		share_child_import_map(&tok, &m);
+		CHILD_CHECK(acl_map_delete(&m) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+		_exit(0);
+	}
+	if (self->importer > 0)
+		acl_chan_parent(imp_ch);
+
+	ASSERT_LE(0, self->importer);
+	ASSERT_EQ(0, acl_recv_val(exp_ch, &ids, sizeof(ids)));
+	ASSERT_EQ(0, acl_recv_val(exp_ch, &tok, sizeof(tok)));
+	EXPECT_EQ(1, ids.local);
+	EXPECT_NE(ids.local, ids.bare);
+	ASSERT_EQ(0, acl_recv_val(imp_ch, &importer_tgid, sizeof(importer_tgid)));
+	ASSERT_EQ(self->importer, importer_tgid);
+	ASSERT_EQ(0, acl_send_val(imp_ch, &tok, sizeof(tok)));
+	ASSERT_EQ(0, acl_hear(imp_ch, 'r'));
+	ASSERT_EQ(0, acl_send_val(exp_ch, &importer_tgid, sizeof(importer_tgid)));
+	ASSERT_EQ(0, acl_hear(exp_ch, 'w'));
+	ASSERT_EQ(0, acl_tell(imp_ch, 'w'));
+	ASSERT_CHILD_OK(self->importer);
+	self->importer = -1;
+	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_ALLOCATIONS, 1);
+	ASSERT_EQ(0, acl_tell(exp_ch, 'd'));
+	ASSERT_EQ(0, acl_recv_val(exp_ch, &inner_pid, sizeof(inner_pid)));
+	EXPECT_EQ(inner_pid, ids.bare) TH_LOG("not the exporter's pid in the initial namespace");
+	ASSERT_CHILD_OK(self->exporter);
+	self->exporter = -1;
 }
 
 TEST_HARNESS_MAIN
