@@ -383,12 +383,16 @@ static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid 
 
 	down_write(&exp->wl_rwsem);
 	/*
-	 * A long-lived exporter serving short-lived importers would fill the
-	 * whitelist with the dead; they can never import again, so make room.
+	 * Revoked by another thread of the exporter since the lookup: its
+	 * whitelist is gone for good. Otherwise, a long-lived exporter serving
+	 * short-lived importers would fill the whitelist with the dead; they
+	 * can never import again, so make room.
 	 */
-	if (exp->nr_pids + num > acl_max_pids_per_handle)
+	if (READ_ONCE(exp->revoked))
+		ret = -ENOENT;
+	else if (exp->nr_pids + num > acl_max_pids_per_handle)
 		acl_whitelist_prune(exp);
-	for (i = 0; i < num; i++) {
+	for (i = 0; i < num && !ret; i++) {
 		struct pid *cur;
 
 		if (!pids[i])
@@ -491,22 +495,28 @@ out_free_nrs:
 	return ret;
 }
 
-static bool acl_import_allowed(struct acl_export *exp)
+/* 0, -EPERM (not whitelisted), or -ENOENT (revoked meanwhile). */
+static int acl_import_check(struct acl_export *exp)
 {
 	struct pid *me = task_tgid(current);
-	bool ok;
+	int ret;
 
 	if (exp->flags & ACL_SHARE_EXPORT_NO_PID_CHECK)
-		return true;
+		return 0;
 	/*
 	 * SetPid stores its entries one at a time (and takes them back if the
 	 * call fails): reading under the semaphore, an import sees a SetPid
 	 * call whole or not at all. Imports do not exclude each other.
+	 * Revocation marks the export before it empties the whitelist under
+	 * the semaphore: an import that finds the list emptied sees the mark.
 	 */
 	down_read(&exp->wl_rwsem);
-	ok = xa_load(&exp->whitelist, pid_nr(me)) == me;
+	if (READ_ONCE(exp->revoked))
+		ret = -ENOENT;
+	else
+		ret = xa_load(&exp->whitelist, pid_nr(me)) == me ? 0 : -EPERM;
 	up_read(&exp->wl_rwsem);
-	return ok;
+	return ret;
 }
 
 int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
@@ -528,10 +538,9 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
 	exp = acl_export_find(&sh);
 	if (!exp)
 		return -ENOENT;
-	if (exp->exporter == task_tgid(current) || !acl_import_allowed(exp)) {
-		ret = -EPERM;
+	ret = exp->exporter == task_tgid(current) ? -EPERM : acl_import_check(exp);
+	if (ret)
 		goto err_put_export;
-	}
 
 	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
 	if (!h) {
