@@ -353,8 +353,27 @@ TEST_F(lifetime, inherited_descriptor_is_refused)
 
 static void *unshare_files_and_exit(void *arg)
 {
+	*(pid_t *)arg = gettid();
 	/* A files table of its own: its exit closes its copy of every descriptor. */
 	return (void *)(intptr_t)(unshare(CLONE_FILES) ? errno : 0);
+}
+
+/*
+ * pthread_join() returns once the thread has left its mm, before its
+ * exit closes its files; /proc/self/task/<tid> goes after that. Returns
+ * false if it is still there after 10 s.
+ */
+static bool thread_gone(pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, F_OK))
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
 }
 
 /*
@@ -368,15 +387,17 @@ TEST_F(lifetime, thread_exit_keeps_the_process_handles)
 	pthread_t t;
 	void *ret = NULL;
 	uint32_t h = 0;
+	pid_t tid = 0;
 	int fd;
 
 	fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd) TH_LOG("open %s: %s", ACL_DEV_PATH, strerror(errno));
 	ASSERT_EQ(0, acl_raw_alloc(fd, SZ_2M, ACL_MEM_HUGE, ACL_SHARE_LOC_HOST, 0, &h, NULL));
-	ASSERT_EQ(0, pthread_create(&t, NULL, unshare_files_and_exit, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, unshare_files_and_exit, &tid));
 	ASSERT_EQ(0, pthread_join(t, &ret));
 	ASSERT_EQ(0, (int)(intptr_t)ret) TH_LOG("unshare(CLONE_FILES): %s",
 						strerror((int)(intptr_t)ret));
+	ASSERT_TRUE(thread_gone(tid)) TH_LOG("thread %d never went away", (int)tid);
 	EXPECT_EQ(0, acl_raw_query(fd, h, &q)) TH_LOG("the thread's exit freed the handle");
 	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_ALLOCATIONS, 1);
 	EXPECT_COUNTER_DELTA(self->start, ACL_CNT_HANDLES, 1);
