@@ -93,7 +93,7 @@ if [[ -f $tree/.acl_share_done && -f $image ]]; then
 fi
 
 for tool in flex bison bc; do
-	command -v $tool >/dev/null || { echo "build-debug-kernel: $tool missing (tools/install-deps.sh --debug)" >&2; exit 1; }
+	command -v $tool >/dev/null || { echo "build-debug-kernel: $tool missing (bash tools/install-deps.sh)" >&2; exit 1; }
 done
 
 log=$cache/debug-kernel-$key.log
