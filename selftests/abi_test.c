@@ -142,6 +142,7 @@ TEST_F(abi, counters_and_parameters_are_world_readable)
 	static const char *const params[] = {
 		"device_count", "server_id", "max_exports", "max_pids_per_handle",
 	};
+	static const enum acl_counter peaks[] = { ACL_CNT_PEAK_EXPORTS, ACL_CNT_PEAK_IMPORTS };
 	pid_t pid;
 
 	for (int i = 0; i < ACL_CNT_NR; i++) {
@@ -152,6 +153,25 @@ TEST_F(abi, counters_and_parameters_are_world_readable)
 		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s: %s", path, strerror(errno));
 		EXPECT_TRUE((st.st_mode & S_IROTH) != 0) TH_LOG("%s mode %o", path, st.st_mode);
 		EXPECT_TRUE((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) TH_LOG("%s mode %o", path, st.st_mode);
+	}
+	/*
+	 * The peaks of exports and imports: 0444, and not even root can open
+	 * them for writing (kernfs refuses a file without write permission).
+	 */
+	for (size_t i = 0; i < sizeof(peaks) / sizeof(peaks[0]); i++) {
+		char path[256];
+		struct stat st;
+		int fd;
+
+		snprintf(path, sizeof(path), ACL_STATS_DIR "/%s", acl_counter_names[peaks[i]]);
+		ASSERT_EQ(0, stat(path, &st)) TH_LOG("%s: %s", path, strerror(errno));
+		EXPECT_EQ(0444U, st.st_mode & 0777) TH_LOG("%s mode %o", path, st.st_mode);
+		errno = 0;
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		EXPECT_EQ(-1, fd) TH_LOG("%s opens for writing", path);
+		EXPECT_EQ(EACCES, errno) TH_LOG("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 	}
 	/* As an unprivileged user: every counter and parameter reads. */
 	pid = fork();
@@ -165,6 +185,19 @@ TEST_F(abi, counters_and_parameters_are_world_readable)
 		CHILD_CHECK(acl_read_counters(&c) == 0, "counters are not readable by nobody");
 		CHILD_CHECK(c.v[ACL_CNT_ALLOCATIONS] >= 1, "the fixture's allocation is not counted");
 		CHILD_CHECK(c.v[ACL_CNT_PEAK_ALLOCATIONS] >= c.v[ACL_CNT_ALLOCATIONS], "peak below live");
+		CHILD_CHECK(c.v[ACL_CNT_PEAK_EXPORTS] >= c.v[ACL_CNT_EXPORTS],
+			    "peak_exports below live");
+		CHILD_CHECK(c.v[ACL_CNT_PEAK_IMPORTS] >= c.v[ACL_CNT_IMPORTS],
+			    "peak_imports below live");
+		for (size_t i = 0; i < sizeof(peaks) / sizeof(peaks[0]); i++) {
+			char path[256];
+
+			snprintf(path, sizeof(path), ACL_STATS_DIR "/%s",
+				 acl_counter_names[peaks[i]]);
+			errno = 0;
+			CHILD_CHECK(open(path, O_WRONLY | O_CLOEXEC) < 0 && errno == EACCES,
+				    "nobody can open %s for writing (%s)", path, strerror(errno));
+		}
 		for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
 			CHILD_CHECK(acl_read_param(params[i], &v) == 0, "parameter %s", params[i]);
 		_exit(0);

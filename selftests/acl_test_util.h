@@ -71,6 +71,8 @@ enum acl_counter {
 	ACL_CNT_PEAK_ALLOCATIONS,
 	ACL_CNT_PEAK_ALLOCATED_BYTES,
 	ACL_CNT_PEAK_MAPPINGS,
+	ACL_CNT_PEAK_EXPORTS,
+	ACL_CNT_PEAK_IMPORTS,
 	ACL_CNT_NR,
 };
 
@@ -85,6 +87,8 @@ static const char *const acl_counter_names[ACL_CNT_NR] = {
 	[ACL_CNT_PEAK_ALLOCATIONS] = "peak_allocations",
 	[ACL_CNT_PEAK_ALLOCATED_BYTES] = "peak_allocated_bytes",
 	[ACL_CNT_PEAK_MAPPINGS] = "peak_mappings",
+	[ACL_CNT_PEAK_EXPORTS] = "peak_exports",
+	[ACL_CNT_PEAK_IMPORTS] = "peak_imports",
 };
 
 #define ACL_CNT_BIT(c) (1U << (c))
@@ -177,6 +181,8 @@ static inline int acl_counters_diff(const struct acl_counters *start, unsigned i
 		{ ACL_CNT_PEAK_ALLOCATIONS, ACL_CNT_ALLOCATIONS },
 		{ ACL_CNT_PEAK_ALLOCATED_BYTES, ACL_CNT_ALLOCATED_BYTES },
 		{ ACL_CNT_PEAK_MAPPINGS, ACL_CNT_MAPPINGS },
+		{ ACL_CNT_PEAK_EXPORTS, ACL_CNT_EXPORTS },
+		{ ACL_CNT_PEAK_IMPORTS, ACL_CNT_IMPORTS },
 	};
 	struct acl_counters now;
 	int bad = 0, ret;

@@ -61,7 +61,20 @@ static pid_t share_fork(struct acl_chan *ch, int32_t *child_tgid)
 		self->x.child = -1;                                              \
 	} while (0)
 
-/* A writes, B imports and reads, B writes back, A sees it; V2 DEFAULT. */
+/* Peak counter @c is at least @min now. */
+#define EXPECT_PEAK_AT_LEAST(c, min)                                              \
+	do {                                                                      \
+		unsigned long long __peak = 0;                                    \
+		EXPECT_EQ(0, acl_read_counter((c), &__peak));                     \
+		EXPECT_LE((unsigned long long)(min), __peak)                      \
+			TH_LOG("counter %s is %llu, below %llu", acl_counter_names[c], \
+			       __peak, (unsigned long long)(min));                \
+	} while (0)
+
+/*
+ * A writes, B imports and reads, B writes back, A sees it; V2 DEFAULT. The
+ * peak counters of exports and imports count both.
+ */
 TEST_F(share, round_trip_default)
 {
 	ASSERT_ACL_OK(share_export(self->x.m.handle, ACL_RT_VMM_EXPORT_FLAG_DEFAULT,
@@ -82,11 +95,18 @@ TEST_F(share, round_trip_default)
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
 	ASSERT_EQ(0, acl_hear(&self->x.ch, 'w'));
 	EXPECT_EQ(0xa5, ((unsigned char *)self->x.m.va)[4096]);
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_EXPORTS, 1);
 	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 1);
 	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_ALLOCATIONS, 1);
 	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_MAPPINGS, 2);
+	/* The peaks saw the export and the import ... */
+	EXPECT_PEAK_AT_LEAST(ACL_CNT_PEAK_EXPORTS, self->x.start.v[ACL_CNT_EXPORTS] + 1);
+	EXPECT_PEAK_AT_LEAST(ACL_CNT_PEAK_IMPORTS, self->x.start.v[ACL_CNT_IMPORTS] + 1);
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'd'));
 	CHILD_DONE();
+	/* ... and keep it once the import is gone. */
+	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 0);
+	EXPECT_PEAK_AT_LEAST(ACL_CNT_PEAK_IMPORTS, self->x.start.v[ACL_CNT_IMPORTS] + 1);
 }
 
 /* V1 export, V2 import. */
