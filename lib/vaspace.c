@@ -318,27 +318,19 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 	ret = shim_dev_fd(fn, &fd);
 	if (ret)
 		return ret;
-	/*
-	 * Map where the kernel likes, then move the mapping over the
-	 * placeholder. mmap(MAP_FIXED) straight over it would unmap the
-	 * placeholder before the driver can refuse (a handle freed by another
-	 * thread meanwhile), and another thread's mmap() could land in the
-	 * hole before we put the placeholder back. mremap(MREMAP_FIXED)
-	 * replaces it in one step, under the mm's lock.
-	 */
-	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)q.out_mmap_offset);
-	if (m != MAP_FAILED &&
-	    mremap(m, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, virPtr) == MAP_FAILED) {
-		err = errno;
-		munmap(m, size);
-		/* Had it failed past unmapping the placeholder: put one back, over nothing else. */
-		mmap(virPtr, size, PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-		errno = err;
-		m = MAP_FAILED;
-	}
+	m = mmap(virPtr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 (off_t)q.out_mmap_offset);
 	if (m == MAP_FAILED) {
+		int rerr;
+
 		err = errno;
+		rerr = restore_placeholder(p, size);
+		if (rerr)
+			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+					 "%s: mapping handle %p at %p failed (%s) and the reservation "
+					 "placeholder could not be restored (%s)",
+					 fn, handle, virPtr, shim_errno_str(err, eb, sizeof(eb)),
+					 strerrorname_np(rerr) ? strerrorname_np(rerr) : "?");
 		if (err == ENOMEM)
 			return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 					 "%s: mapping handle %p at %p failed: %s", fn, handle, virPtr,
