@@ -64,43 +64,6 @@ static bool msg_has_number(const char *msg, long n)
 			    (words), __m ? __m : "(no message)");                  \
 	} while (0)
 
-/*
- * Forks the importer. The child says hello (sets device 0, sends its bare
- * tgid) and waits for 'g' before returning into the test body; the parent
- * gets the tgid in @child_tgid. Returns in both processes like fork().
- */
-static pid_t importer_fork(struct acl_chan *ch, int32_t *child_tgid)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		acl_chan_child(ch);
-		share_child_hello(ch);
-		CHILD_CHECK(acl_hear(ch, 'g') == 0, "no go from the parent");
-		return 0;
-	}
-	if (pid > 0) {
-		acl_chan_parent(ch);
-		if (acl_recv_val(ch, child_tgid, sizeof(*child_tgid)))
-			*child_tgid = -1;
-	}
-	return pid;
-}
-
-#define FORK_IMPORTER()                                                        \
-	do {                                                                   \
-		self->x.child = importer_fork(&self->x.ch, &self->child_tgid);   \
-		ASSERT_LE(0, self->x.child);                                   \
-		if (self->x.child > 0)                                         \
-			ASSERT_LT(0, self->child_tgid);                        \
-	} while (0)
-
-#define IMPORTER_DONE()                                                        \
-	do {                                                                   \
-		ASSERT_CHILD_OK(self->x.child);                                \
-		self->x.child = -1;                                            \
-	} while (0)
-
 /* ------------------------------------------------------------------ */
 /* Unguessable handles                                                */
 /* ------------------------------------------------------------------ */
@@ -192,7 +155,7 @@ TEST_F(handles, neighbours_of_a_key_refused)
 	/* None of the guesses below is the key itself. */
 	ASSERT_LT((uint64_t)64, self->tok.key);
 	ASSERT_NE((uint64_t)self->me, self->tok.key);
-	FORK_IMPORTER();
+	SHARE_FORK();
 	if (self->x.child == 0) {
 		uint64_t real = self->tok.key, guess[4 + 64];
 		struct acl_mapping m;
@@ -218,7 +181,7 @@ TEST_F(handles, neighbours_of_a_key_refused)
 		_exit(0);
 	}
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	IMPORTER_DONE();
+	CHILD_DONE();
 	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 0);
 }
 
@@ -273,7 +236,7 @@ TEST_F(handles, v2_set_pid_share_type_3)
 {
 	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 				   &self->tok));
-	FORK_IMPORTER();
+	SHARE_FORK();
 	if (self->x.child == 0) {
 		aclrtDrvMemHandle h;
 		aclError e;
@@ -295,7 +258,7 @@ TEST_F(handles, v2_set_pid_share_type_3)
 	ASSERT_EQ(0, acl_hear(&self->x.ch, 'r'));
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'p'));
-	IMPORTER_DONE();
+	CHILD_DONE();
 }
 
 /* ------------------------------------------------------------------ */
@@ -331,7 +294,7 @@ TEST_F(rules, set_pid_after_disable_pid_validation)
 {
 	ASSERT_ACL_OK(share_export(self->x.m.handle, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
 				   variant->type, &self->tok));
-	FORK_IMPORTER();
+	SHARE_FORK();
 	if (self->x.child == 0) {
 		struct acl_mapping m;
 
@@ -342,14 +305,14 @@ TEST_F(rules, set_pid_after_disable_pid_validation)
 	EXPECT_ACL(ACL_ERROR_RT_NO_PERMISSION, share_set_pid(&self->tok, self->child_tgid),
 		   "PID_VALIDATION|pid validation");
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	IMPORTER_DONE();
+	CHILD_DONE();
 }
 
 /* Another process's SetPid → 507899 ("did not export"), and it added nobody. */
 TEST_F(rules, set_pid_by_other_process)
 {
 	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, variant->type, &self->tok));
-	FORK_IMPORTER();
+	SHARE_FORK();
 	if (self->x.child == 0) {
 		aclrtDrvMemHandle h;
 		int32_t me = 0;
@@ -362,7 +325,7 @@ TEST_F(rules, set_pid_by_other_process)
 		_exit(0);
 	}
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	IMPORTER_DONE();
+	CHILD_DONE();
 	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 0);
 }
 
@@ -392,7 +355,7 @@ TEST_F(rules, exporter_imports_own_handle)
 TEST_F(rules, second_live_import_then_again_after_free)
 {
 	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, variant->type, &self->tok));
-	FORK_IMPORTER();
+	SHARE_FORK();
 	if (self->x.child == 0) {
 		aclrtDrvMemHandle h1, h2;
 		struct acl_mapping m;
@@ -409,7 +372,7 @@ TEST_F(rules, second_live_import_then_again_after_free)
 	}
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	IMPORTER_DONE();
+	CHILD_DONE();
 }
 
 /*
@@ -420,7 +383,7 @@ TEST_F(rules, second_live_import_then_again_after_free)
 TEST_F(rules, revoked_when_exporter_frees)
 {
 	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, variant->type, &self->tok));
-	FORK_IMPORTER();
+	SHARE_FORK();
 	if (self->x.child == 0) {
 		struct acl_mapping m;
 		aclrtDrvMemHandle h;
@@ -452,7 +415,7 @@ TEST_F(rules, revoked_when_exporter_frees)
 	EXPECT_ACL(ACL_ERROR_RT_INVALID_HANDLE, share_set_pid(&self->tok, self->child_tgid),
 		   "revoked");
 	ASSERT_EQ(0, acl_tell(&self->x.ch, 'f'));
-	IMPORTER_DONE();
+	CHILD_DONE();
 }
 
 /* SetPid with a dead pid → 107000; the message says so and names the pid. */

@@ -24,43 +24,6 @@ FIXTURE_TEARDOWN(share)
 	share_exporter_teardown(_metadata, &self->x);
 }
 
-/*
- * Forks the importer. The child says hello (sets device 0, sends its bare
- * tgid) and waits for 'g' before returning into the test body; the parent
- * gets the tgid in self->child_tgid. Returns in both processes like fork().
- */
-static pid_t share_fork(struct acl_chan *ch, int32_t *child_tgid)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		acl_chan_child(ch);
-		share_child_hello(ch);
-		CHILD_CHECK(acl_hear(ch, 'g') == 0, "no go from the parent");
-		return 0;
-	}
-	if (pid > 0) {
-		acl_chan_parent(ch);
-		if (acl_recv_val(ch, child_tgid, sizeof(*child_tgid)))
-			*child_tgid = -1;
-	}
-	return pid;
-}
-
-#define SHARE_FORK()                                                           \
-	do {                                                                   \
-		self->x.child = share_fork(&self->x.ch, &self->child_tgid);        \
-		ASSERT_LE(0, self->x.child);                                     \
-		if (self->x.child > 0)                                           \
-			ASSERT_LT(0, self->child_tgid);                        \
-	} while (0)
-
-#define CHILD_DONE()                                                           \
-	do {                                                                   \
-		ASSERT_CHILD_OK(self->x.child);                                  \
-		self->x.child = -1;                                              \
-	} while (0)
-
 /* Peak counter @c is at least @min now. */
 #define EXPECT_PEAK_AT_LEAST(c, min)                                              \
 	do {                                                                      \
