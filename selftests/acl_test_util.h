@@ -113,16 +113,16 @@ struct acl_counters {
  * Reads a sysfs file holding one decimal value and a newline (the format
  * is checked strictly). Returns 0 or -errno (-EINVAL for a bad format).
  */
-static inline int acl_read_ull(const char *path, unsigned long long *out)
+/* Reads up to @len - 1 bytes of @path into @buf, NUL-terminated; 0 or -errno. */
+static inline int acl_read_text(const char *path, char *buf, size_t len)
 {
-	char buf[64], *end;
 	ssize_t n;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	if (n < 0) {
 		n = -errno;
 		close(fd);
@@ -130,6 +130,19 @@ static inline int acl_read_ull(const char *path, unsigned long long *out)
 	}
 	close(fd);
 	buf[n] = '\0';
+	return 0;
+}
+
+static inline int acl_read_ull(const char *path, unsigned long long *out)
+{
+	char buf[64], *end;
+	size_t n;
+	int ret;
+
+	ret = acl_read_text(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	n = strlen(buf);
 	if (n < 2 || buf[n - 1] != '\n' || buf[0] < '0' || buf[0] > '9')
 		return -EINVAL;
 	errno = 0;

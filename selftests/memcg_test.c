@@ -74,26 +74,6 @@ static int write_file(const char *path, const char *s)
 	return ret;
 }
 
-/* Reads up to @len - 1 bytes of @path into @buf; returns 0 or -errno. */
-static int read_file(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return (int)n;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return 0;
-}
-
 /* @word is one of the space-separated words of @list. */
 static bool has_word(const char *list, const char *word)
 {
@@ -148,7 +128,7 @@ static int memcg_enable(void)
 		fprintf(stderr, "# %s is a \"%s\" mount, not cgroup2\n", CGROUP_ROOT, type);
 		return -1;
 	}
-	ret = read_file(CGROUP_ROOT "/cgroup.controllers", buf, sizeof(buf));
+	ret = acl_read_text(CGROUP_ROOT "/cgroup.controllers", buf, sizeof(buf));
 	if (ret || !has_word(buf, "memory")) {
 		/* CONFIG_MEMCG off, cgroup_disable=memory, or bound to a v1 hierarchy */
 		fprintf(stderr, "# no memory controller in %s/cgroup.controllers: %s\n",
@@ -161,7 +141,7 @@ static int memcg_enable(void)
 			CGROUP_ROOT, strerror(-ret));
 		return -1;
 	}
-	ret = read_file(CGROUP_ROOT "/cgroup.subtree_control", buf, sizeof(buf));
+	ret = acl_read_text(CGROUP_ROOT "/cgroup.subtree_control", buf, sizeof(buf));
 	if (ret || !has_word(buf, "memory")) {
 		fprintf(stderr, "# memory not in %s/cgroup.subtree_control after enabling it\n",
 			CGROUP_ROOT);
@@ -204,7 +184,7 @@ static int memcg_read_events(struct memcg_events *ev)
 	char buf[512], *save = NULL;
 	int ret, seen = 0;
 
-	ret = read_file(MEMCG_DIR "/memory.events", buf, sizeof(buf));
+	ret = acl_read_text(MEMCG_DIR "/memory.events", buf, sizeof(buf));
 	if (ret)
 		return ret;
 	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -386,7 +366,7 @@ static void memcg_spawn(struct __test_metadata *_metadata, FIXTURE_DATA(memcg) *
 	snprintf(buf, sizeof(buf), "%d", (int)self->child);
 	ASSERT_EQ(0, write_file(MEMCG_DIR "/cgroup.procs", buf));
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)self->child);
-	ASSERT_EQ(0, read_file(path, buf, sizeof(buf)));
+	ASSERT_EQ(0, acl_read_text(path, buf, sizeof(buf)));
 	ASSERT_STREQ(want, buf);
 
 	ASSERT_EQ(ACL_SUCCESS, CHILD_ALLOC(0, ACL_MEM_NORMAL, SZ_4K)) TH_LOG("%s", self->msg);
