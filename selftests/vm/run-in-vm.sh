@@ -304,13 +304,20 @@ stream_filter() {
 # buffer wraps after a few hundred KiB of fault-injection messages), and let
 # KASAN report every bad access, not only the first.
 kernel_log_args="log_buf_len=16M kasan_multi_shot"
+# Tests: warnings reach the console too, for runs that end before the dump.
+# The demo is for people to read: errors only.
+if [[ $mode == test ]]; then
+	kernel_log_args+=" loglevel=5"
+else
+	kernel_log_args+=" loglevel=4"
+fi
 
 set +e
 timeout --foreground -k 10 "$timeout_s" "$qemu" -accel tcg -m "$mem" -smp "$smp" \
 	-display none -monitor none -no-reboot -nodefaults \
 	-chardev stdio,id=con,signal=off -serial chardev:con \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=5 panic=-1 oops=panic rdinit=/init $kernel_log_args" \
+	-append "console=ttyS0 quiet panic=-1 oops=panic rdinit=/init $kernel_log_args" \
 	</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
 qemu_rc=${PIPESTATUS[0]}
 set -e
