@@ -114,7 +114,8 @@ struct acl_share_info {
  * Errors: -EINVAL (flags, size, length, mem_attr, location_type, a DDR
  * attribute on a DEVICE location, an offline NUMA node), -ENODEV (device
  * index >= device_count), -ENOMEM (out of memory, memory cgroup limit,
- * RLIMIT_MEMLOCK, or no 2 MiB contiguous chunk for a huge attribute),
+ * RLIMIT_MEMLOCK, the system's limit of open files, or no 2 MiB contiguous
+ * chunk for a huge attribute),
  * -EOPNOTSUPP (a huge attribute on a kernel without transparent huge
  * pages), -EINTR (a fatal signal arrived while allocating), -EMFILE (the
  * file holds INT_MAX handles), -E2BIG.
