@@ -2,7 +2,9 @@
 /*
  * The sharing rules of contract section 4, each with two real processes:
  * the test process exports, a forked child (a fresh library instance after
- * fork()) imports.
+ * fork()) imports. The rules that hold alike for DEFAULT and FABRIC handles
+ * (validation off, SetPid by another process, self-import, a second live
+ * import) run for both kinds in share_handle_test.c's "rules" fixture.
  */
 #include "acl/acl.h"
 #include "acl_test_util.h"
@@ -175,25 +177,6 @@ TEST_F(share, not_whitelisted_refused)
 	CHILD_DONE();
 }
 
-/* DISABLE_PID_VALIDATION lets anyone in; SetPid on it is refused. */
-TEST_F(share, disable_pid_validation)
-{
-	ASSERT_ACL_OK(share_export(self->x.m.handle, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
-				   ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, &self->tok));
-	SHARE_FORK();
-	if (self->x.child == 0) {
-		struct acl_mapping m;
-
-		share_child_import_map(&self->tok, &m);
-		CHILD_CHECK(acl_map_delete(&m) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
-		_exit(0);
-	}
-	EXPECT_ACL(ACL_ERROR_RT_NO_PERMISSION, share_set_pid(&self->tok, self->child_tgid),
-		   "validation");
-	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	CHILD_DONE();
-}
-
 /* Export flags other than 0 and 1 are refused. */
 TEST_F(share, export_flags)
 {
@@ -211,68 +194,6 @@ TEST_F(share, export_flags)
 						     ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT, NULL),
 		   "shareableHandle");
 	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_EXPORTS, 0);
-}
-
-/* Only the exporter may whitelist. */
-TEST_F(share, set_pid_by_other_process)
-{
-	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
-				   &self->tok));
-	SHARE_FORK();
-	if (self->x.child == 0) {
-		aclrtDrvMemHandle h;
-		int32_t me = 0;
-		aclError e;
-
-		CHILD_CHECK(aclrtDeviceGetBareTgid(&me) == ACL_SUCCESS, "tgid");
-		e = share_set_pid(&self->tok, me);
-		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "SetPid gave %d", e);
-		/* And it did not whitelist itself. */
-		e = share_import(&self->tok, &h);
-		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "import gave %d", e);
-		_exit(0);
-	}
-	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	CHILD_DONE();
-}
-
-/* The exporter cannot import its own handle, even if it whitelists itself. */
-TEST_F(share, exporter_imports_own_handle)
-{
-	aclrtDrvMemHandle h = NULL;
-	int32_t me = 0;
-
-	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
-				   &self->tok));
-	ASSERT_ACL_OK(aclrtDeviceGetBareTgid(&me));
-	ASSERT_ACL_OK(share_set_pid(&self->tok, me));
-	EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR, share_import(&self->tok, &h), "export");
-	EXPECT_COUNTER_DELTA(self->x.start, ACL_CNT_IMPORTS, 0);
-}
-
-/* One live import per process; after freeing it, a new one works. */
-TEST_F(share, second_import_then_again_after_free)
-{
-	ASSERT_ACL_OK(share_export(self->x.m.handle, 0, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
-				   &self->tok));
-	SHARE_FORK();
-	if (self->x.child == 0) {
-		aclrtDrvMemHandle h1, h2;
-		aclError e;
-
-		e = share_import(&self->tok, &h1);
-		CHILD_CHECK(e == ACL_SUCCESS, "%d %s", e, aclGetRecentErrMsg());
-		e = share_import(&self->tok, &h2);
-		CHILD_CHECK(e == ACL_ERROR_RT_INVALID_HANDLE, "second import gave %d", e);
-		CHILD_CHECK(aclrtFreePhysical(h1) == ACL_SUCCESS, "free");
-		e = share_import(&self->tok, &h2);
-		CHILD_CHECK(e == ACL_SUCCESS, "import after free: %d %s", e, aclGetRecentErrMsg());
-		CHILD_CHECK(aclrtFreePhysical(h2) == ACL_SUCCESS, "free");
-		_exit(0);
-	}
-	ASSERT_ACL_OK(share_set_pid(&self->tok, self->child_tgid));
-	ASSERT_EQ(0, acl_tell(&self->x.ch, 'g'));
-	CHILD_DONE();
 }
 
 /* Exporting twice, or exporting an imported handle: 507899. */
