@@ -30,6 +30,7 @@
 
 #define ACL_SHARE_HUGE_SIZE SZ_2M	/* chunks of *_HUGE attributes */
 #define ACL_SHARE_HUGE1G_SIZE SZ_1G	/* granularity of *_HUGE1G */
+#define ACL_SHARE_MAX_STRUCT_SIZE 4096	/* largest ioctl struct accepted (the uapi says so) */
 
 /* Module parameters (main.c). */
 extern unsigned int acl_device_count;

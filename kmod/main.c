@@ -12,6 +12,7 @@
 #include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mman.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
@@ -19,6 +20,7 @@
 #include <linux/uaccess.h>
 
 #include "acl_share.h"
+#include "compat.h"
 
 unsigned int acl_device_count = 8;
 module_param_named(device_count, acl_device_count, uint, 0444);
@@ -106,7 +108,7 @@ static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long a
 		return -EFAULT;
 	if (usize < op->min_size)
 		return -EINVAL;
-	if (usize > PAGE_SIZE)
+	if (usize > ACL_SHARE_MAX_STRUCT_SIZE)
 		return -E2BIG;
 	ret = copy_struct_from_user(&buf, op->size, uarg, usize);
 	if (ret)
@@ -160,15 +162,27 @@ static int acl_share_flush(struct file *file, fl_owner_t id)
 	return 0;
 }
 
-#ifdef CONFIG_TRANSPARENT_HUGEPAGE
-/* Offsets name handles; inside a mapping, page offsets start at 0. */
+/*
+ * Offsets name handles; inside a mapping, page offsets start at 0. Place a
+ * mapping of 2 MiB or more at a 2 MiB boundary, so that huge chunks can be
+ * mapped with PMDs: search a range one chunk longer and round up inside it.
+ * (thp_get_unmapped_area() does this only for DAX before 5.18 and does not
+ * exist without THP.) A hint the core honours is left as it is.
+ */
 static unsigned long acl_share_get_unmapped_area(struct file *file, unsigned long addr,
 						 unsigned long len, unsigned long pgoff,
 						 unsigned long flags)
 {
-	return thp_get_unmapped_area(file, addr, len, 0, flags);
+	const unsigned long align = ACL_SHARE_HUGE_SIZE;
+	unsigned long ret;
+
+	if (!(flags & MAP_FIXED) && len >= align && len + align > len) {
+		ret = acl_mm_get_unmapped_area(file, addr, len + align, 0, flags);
+		if (!IS_ERR_VALUE(ret))
+			return ret == addr ? ret : ALIGN(ret, align);
+	}
+	return acl_mm_get_unmapped_area(file, addr, len, 0, flags);
 }
-#endif
 
 static int acl_share_release(struct inode *inode, struct file *file)
 {
@@ -184,10 +198,8 @@ static const struct file_operations acl_share_fops = {
 	.unlocked_ioctl = acl_share_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = acl_share_mmap,
-#ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	.get_unmapped_area = acl_share_get_unmapped_area,
-#endif
-	.llseek = no_llseek,
+	/* No .llseek: nonseekable_open() makes lseek() fail with -ESPIPE. */
 };
 
 static struct miscdevice acl_share_misc = {

@@ -14,6 +14,7 @@
 #include <linux/sched/signal.h>
 
 #include "acl_share.h"
+#include "compat.h"
 
 /*
  * vm_private_data is the allocation, tagged with ACL_VMA_INHERITED in a
@@ -101,8 +102,8 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 
 	/* Page offsets inside the VMA are page indexes of the allocation. */
 	vma->vm_pgoff = 0;
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
-	vma->vm_flags &= ~VM_MAYEXEC;
+	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
+	vm_flags_clear(vma, VM_MAYEXEC);
 	vma->vm_ops = &acl_vm_ops;
 	vma->vm_private_data = phys;
 	acl_stat_add(ACL_STAT_MAPPINGS, 1);

@@ -12,6 +12,9 @@
 #           kmod (modinfo, modprobe on a real host)
 #   lint:   sparse
 #   debug:  flex, bison, bc, libelf-dev, libssl-dev (tools/build-debug-kernel.sh)
+#   matrix: dwarves (pahole: 6.12 modules carry BTF), debian-archive-keyring
+#           (tools/fetch-kernel.sh), the aarch64 cross toolchain and qemu-system-arm
+#           (the arm64 legs)
 set -euo pipefail
 
 packages=(
@@ -20,6 +23,8 @@ packages=(
 	qemu-system-x86 busybox-static cpio gzip
 	sparse
 	flex bison bc libelf-dev libssl-dev
+	dwarves debian-archive-keyring
+	gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm
 )
 
 missing=()

@@ -1,32 +1,45 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# test.sh - build everything and run all tests, in two legs. Works on a fresh Debian 12
-# machine.
-#   stock: the selftests in a VM booting Debian's own kernel (build/);
-#   debug: the same selftests plus the fault-injection sweep on a debug kernel (KASAN,
-#          lockdep, kmemleak, fault injection) built once from Debian's linux-source-6.1
-#          and cached (tools/build-debug-kernel.sh: ~11 min the first time), with a
-#          kmemleak scan at the end (build-debug/).
-# The last line of output is "N passed, N failed" over both legs: the selftests' results
-# counted by the VM runner, plus one per other meson test. Exit status 0 only if nothing
-# failed.
+# test.sh - build everything and run all tests, one leg per kernel of the matrix. Works
+# on a fresh Debian 12 machine.
+#   stock:          the selftests in a VM booting Debian's own 6.1 kernel (build/), plus
+#                   the host's own tests (lint, install, the VM runner's rules, the demo);
+#   debug:          the same selftests plus the fault-injection sweep on a debug kernel
+#                   (KASAN, lockdep, kmemleak, fault injection) built once from Debian's
+#                   linux-source-6.1 and cached (tools/build-debug-kernel.sh: ~11 min the
+#                   first time), with a kmemleak scan at the end (build-debug/);
+#   x86_64-6.12, x86_64-5.10, arm64-6.1:
+#                   the selftests, the lint and the demo against Debian's other kernels,
+#                   downloaded (not installed) by tools/fetch-kernel.sh; the arm64 legs are
+#                   cross-built (tools/cross/aarch64-linux-gnu.ini) and boot
+#                   qemu-system-aarch64 (build-LEG/).
+# Each leg ends with "=== leg NAME: N passed, M failed"; the last line of output is
+# "N passed, N failed" over all legs: the selftests' results counted by the VM runner,
+# plus one per other meson test. Exit status 0 only if nothing failed.
 #
-#   tools/test.sh           both legs (what CI runs)
-#   tools/test.sh --stock   the stock leg only (a quick check while developing)
+#   tools/test.sh              every leg (what CI runs)
+#   tools/test.sh --stock      the stock leg only (a quick check while developing)
+#   tools/test.sh --leg NAME   that leg only (repeatable)
 #
-# Environment: BUILD_DIR (default: build; the debug leg uses $BUILD_DIR-debug),
-# MESON_SETUP_ARGS (extra `meson setup` options for both legs, e.g. "-Dvm_timeout=1800").
+# Environment: BUILD_DIR (default: build; other legs use $BUILD_DIR-LEG),
+# MESON_SETUP_ARGS (extra `meson setup` options for every leg, e.g. "-Dvm_timeout=1800").
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-legs=(stock debug)
-case ${1:-} in
---stock) legs=(stock) ;;
-'') ;;
-*) echo "usage: $0 [--stock]" >&2; exit 2 ;;
-esac
+all_legs=(stock debug x86_64-6.12 x86_64-5.10 arm64-6.1)
+legs=()
+while (($#)); do
+	case $1 in
+	--stock) legs+=(stock); shift ;;
+	--leg)
+		[[ " ${all_legs[*]} " == *" ${2:-} "* ]] || { echo "$0: --leg: one of ${all_legs[*]}" >&2; exit 2; }
+		legs+=("$2"); shift 2 ;;
+	*) echo "usage: $0 [--stock] [--leg NAME]..." >&2; exit 2 ;;
+	esac
+done
+((${#legs[@]})) || legs=("${all_legs[@]}")
 
 summary_fail() { # a failure before the tests could report: still end with the summary line
 	echo "test.sh: $*" >&2
@@ -36,38 +49,54 @@ summary_fail() { # a failure before the tests could report: still end with the s
 
 bash tools/install-deps.sh || summary_fail "installing dependencies failed"
 
-# run_leg BUILD_DIR [meson setup options...]: build and test one leg; never exits.
+# run_leg LEG BUILD_DIR [meson setup options...]: build and test one leg; never exits.
 logs=()
 run_leg() {
-	local dir=$1
-	shift
+	local leg=$1 dir=$2
+	shift 2
+	logs+=("$leg=$dir/meson-logs/testlog.json")
+	rm -f "$dir/meson-logs/testlog.json"
 	if [[ ! -f $dir/build.ninja ]]; then
 		# shellcheck disable=SC2086 # MESON_SETUP_ARGS is a list of options
-		meson setup "$dir" "$@" ${MESON_SETUP_ARGS:-} || { echo "test.sh: meson setup of $dir failed" >&2; return 1; }
+		meson setup "$dir" -Dleg="$leg" "$@" ${MESON_SETUP_ARGS:-} || { echo "test.sh: meson setup of $dir failed" >&2; return 1; }
 	fi
 	meson compile -C "$dir" || { echo "test.sh: the build in $dir failed" >&2; return 1; }
-	logs+=("$dir/meson-logs/testlog.json")
 	meson test -C "$dir" --print-errorlogs
 }
+
+kv() { sed -n "s/^$1=//p" <<<"$out"; } # a KEY=VALUE line of the kernel script's output
 
 rc=0
 for leg in "${legs[@]}"; do
 	echo "=== test.sh: $leg leg"
 	case $leg in
 	stock)
-		run_leg "$build" || rc=1
+		run_leg stock "$build" || rc=1
 		;;
 	debug)
 		if ! out=$(bash tools/build-debug-kernel.sh); then
 			echo "test.sh: the debug kernel could not be built" >&2
 			rc=1
-			logs+=("(debug kernel)")
+			logs+=("debug=(debug kernel)")
 			continue
 		fi
-		image=$(sed -n 's/^KERNEL_IMAGE=//p' <<<"$out")
-		kdir=$(sed -n 's/^KDIR=//p' <<<"$out")
-		run_leg "$build-debug" -Dkdir="$kdir" -Dkernel_image="$image" -Ddebug_kernel=true \
+		run_leg debug "$build-debug" -Dkdir="$(kv KDIR)" -Dkernel_image="$(kv KERNEL_IMAGE)" -Ddebug_kernel=true \
 			-Dvm_timeout=2400 || rc=1
+		;;
+	*)
+		if ! out=$(bash tools/fetch-kernel.sh "$leg"); then
+			echo "test.sh: the kernel of leg $leg could not be downloaded" >&2
+			rc=1
+			logs+=("$leg=(kernel download)")
+			continue
+		fi
+		opts=(-Dkdir="$(kv KDIR)" -Dkernel_image="$(kv KERNEL_IMAGE)")
+		if [[ $(kv ARCH) == arm64 ]]; then
+			# TCG emulating another ISA is about 2.5 times slower.
+			opts+=(--cross-file tools/cross/aarch64-linux-gnu.ini
+				-Dbusybox="$(kv BUSYBOX)" -Dvm_timeout=2400)
+		fi
+		run_leg "$leg" "$build-$leg" "${opts[@]}" || rc=1
 		;;
 	esac
 done
@@ -76,32 +105,36 @@ done
 # test; a leg that produced no test log counts as one failure.
 python3 - "$rc" "${logs[@]}" <<'PY'
 import json, re, sys
-rc, logs = int(sys.argv[1]), sys.argv[2:]
+rc, legs = int(sys.argv[1]), sys.argv[2:]
 passed = failed = 0
 line_re = re.compile(r'^(\d+) passed, (\d+) failed$', re.M)
-for jlog in logs:
+for entry in legs:
+    leg, jlog = entry.split('=', 1)
+    lp = lf = 0
     try:
         tests = [json.loads(l) for l in open(jlog) if l.strip()]
     except OSError:
         tests = []
     if not tests:
-        failed += 1
-        continue
+        lf += 1
     for t in tests:
         ok = t.get('result') in ('OK', 'EXPECTEDFAIL')
         m = line_re.findall(t.get('stdout') or '')
         if t.get('name', '').startswith('vm-selftests') and m:
             p, f = map(int, m[-1])
-            passed += p
-            failed += f
+            lp += p
+            lf += f
             if not ok and f == 0:   # e.g. killed by meson's own timeout
-                failed += 1
+                lf += 1
             continue
         if ok:
-            passed += 1
+            lp += 1
         else:
-            failed += 1
-if not logs:
+            lf += 1
+    print(f'=== leg {leg}: {lp} passed, {lf} failed')
+    passed += lp
+    failed += lf
+if not legs:
     failed += 1
 if rc != 0 and failed == 0:
     failed = 1

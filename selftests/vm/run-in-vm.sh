@@ -5,7 +5,7 @@
 #
 # The host kernel of our CI machines cannot load modules, so everything that needs the
 # module runs here: an initramfs (busybox + the module + the programs) booted with
-# qemu-system-x86_64 under TCG (never KVM: /dev/kvm hangs guests on our machines), one
+# qemu-system-x86_64 or qemu-system-aarch64 under TCG (never KVM: /dev/kvm hangs guests on our machines), one
 # shot, powered off at the end. The guest boots with oops=panic: a kernel oops ends the
 # run at once (with the oops on the console) instead of leaving a half-dead kernel.
 #
@@ -13,6 +13,10 @@
 #   run-in-vm.sh --kernel IMAGE --module KO --mode test|demo [options] [--run FILE]... [-- CMD...]
 #
 #   --kernel IMAGE     kernel image to boot (e.g. /boot/vmlinuz-6.1.0-56-amd64)
+#   --arch x86_64|arm64  the guest's ISA (default x86_64); arm64 boots
+#                      qemu-system-aarch64 -M virt -cpu max; the module, busybox and the
+#                      programs must be built for it
+#   --busybox FILE     a static busybox for the guest (default: the host's busybox)
 #   --module KO        the module; it is at /lib/modules/acl_share.ko in the guest and
 #                      insmod'ed before anything runs (a failed insmod fails the run)
 #   --mode test|demo   test: the commands are kselftest-harness programs printing TAP;
@@ -51,7 +55,7 @@
 # + programs that exit non-zero without a "not ok" line + programs that print no TAP
 # result + results missing from a program's "1..N" plan.
 #
-# Environment: QEMU (default qemu-system-x86_64), VMRUN_KEEP=1 keeps the temporary
+# Environment: QEMU (default qemu-system-x86_64, or -aarch64 with --arch arm64), VMRUN_KEEP=1 keeps the temporary
 # directory (initramfs, console log) and prints its path.
 #
 # Exit status: 0 when everything passed, 1 on any failure, 2 on a usage error.
@@ -69,9 +73,8 @@ usage() { # usage [STATUS]: the header above; on stderr unless asked for with --
 	exit "${1:-2}"
 }
 
-kernel='' module='' mode='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
+kernel='' module='' mode='' arch=x86_64 bb='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
 envs=()
-qemu=${QEMU:-qemu-system-x86_64}
 bins=()        # host files copied to /bin
 cmds=()        # one shell-quoted command line per entry
 cmd_names=()   # a short name per command, for reports
@@ -102,6 +105,8 @@ while (($#)); do
 	case $1 in
 	--kernel) kernel=${2?}; shift 2 ;;
 	--module) module=${2?}; shift 2 ;;
+	--arch) arch=${2?}; shift 2 ;;
+	--busybox) bb=${2?}; shift 2 ;;
 	--mode) mode=${2?}; shift 2 ;;
 	--timeout) timeout_s=${2?}; shift 2 ;;
 	--mem) mem=${2?}; shift 2 ;;
@@ -135,6 +140,17 @@ done
 [[ $mode == test || $mode == demo ]] || { echo "$prog: --mode must be test or demo" >&2; usage; }
 [[ -n $kernel && -n $module ]] || { echo "$prog: --kernel and --module are required" >&2; usage; }
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
+case $arch in
+x86_64)
+	qemu=${QEMU:-qemu-system-x86_64} qemu_pkg=qemu-system-x86 console_dev=ttyS0
+	machine_args=()
+	;;
+arm64)
+	qemu=${QEMU:-qemu-system-aarch64} qemu_pkg=qemu-system-arm console_dev=ttyAMA0
+	machine_args=(-M virt -cpu max,pauth-impdef=on)
+	;;
+*) echo "$prog: --arch must be x86_64 or arm64" >&2; usage ;;
+esac
 ((${#cmds[@]})) || die "nothing to run (give --run FILE or -- CMD)"
 
 fail_setup() { # a failure before any test could run: make it loud and countable
@@ -145,11 +161,11 @@ fail_setup() { # a failure before any test could run: make it loud and countable
 	exit 1
 }
 
-command -v "$qemu" >/dev/null 2>&1 || fail_setup "$qemu not found (install qemu-system-x86: bash tools/install-deps.sh)"
+command -v "$qemu" >/dev/null 2>&1 || fail_setup "$qemu not found (install $qemu_pkg: bash tools/install-deps.sh)"
 [[ -f $kernel && -r $kernel ]] || fail_setup "kernel image $kernel not found or not readable (install linux-image-amd64, or pass -Dkernel_image=)"
 [[ -f $module && -r $module ]] || fail_setup "module $module not found (was it built?)"
-bb=$(command -v busybox || true)
-[[ -n $bb ]] || fail_setup "busybox not found (install busybox-static)"
+[[ -n $bb ]] || bb=$(command -v busybox || true)
+[[ -n $bb && -f $bb ]] || fail_setup "busybox${bb:+ $bb} not found (install busybox-static)"
 if ldd "$bb" >/dev/null 2>&1; then
 	fail_setup "$bb is dynamically linked; install busybox-static"
 fi
@@ -261,7 +277,7 @@ initrd=$tmp/initrd.gz
 console=$tmp/console.log
 : > "$console"
 start=$(date +%s)
-echo "$prog: booting $kernel (tcg, ${mem} MiB, $smp cpus, timeout ${timeout_s} s), mode $mode, ${#cmds[@]} command(s)"
+echo "$prog: booting $kernel ($arch, tcg, ${mem} MiB, $smp cpus, timeout ${timeout_s} s), mode $mode, ${#cmds[@]} command(s)"
 
 # Stream the console, without the markers and the dmesg dump, while keeping all of it.
 # Line by line, as it comes: mawk (Debian's default awk) needs -W interactive for that.
@@ -313,11 +329,11 @@ else
 fi
 
 set +e
-timeout --foreground -k 10 "$timeout_s" "$qemu" -accel tcg -m "$mem" -smp "$smp" \
+timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem" -smp "$smp" \
 	-display none -monitor none -no-reboot -nodefaults \
 	-chardev stdio,id=con,signal=off -serial chardev:con \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 oops=panic rdinit=/init $kernel_log_args" \
+	-append "console=$console_dev quiet panic=-1 oops=panic rdinit=/init $kernel_log_args" \
 	</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
 qemu_rc=${PIPESTATUS[0]}
 set -e
@@ -431,8 +447,9 @@ bad_re='BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|possible circular lock
 # The debug kernel's own banners name these tools without reporting anything.
 benign_re='kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|RCU lockdep checking is enabled'
 bad=$(grep -E "$bad_re" <<<"$klog" | grep -vE "$benign_re" || true)
-# A dump that lost its first line (the boot banner) may have lost a splat too.
-if has_marker 'dmesg-end@@' && ! head -n 1 <<<"$klog" | grep -q 'Linux version'; then
+# A dump that lost its first line (the boot banner: "Linux version" on x86, "Booting
+# Linux on physical CPU" on arm64) may have lost a splat too.
+if has_marker 'dmesg-end@@' && ! head -n 1 <<<"$klog" | grep -qE 'Linux version|Booting Linux on physical CPU'; then
 	failures+=("kernel-log: the kernel log wrapped; lines logged early in the run are lost")
 fi
 if [[ -n $bad ]]; then

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Differences between the kernels acl_share builds for (5.10 to 6.12): the
+ * one place they live. Everything else in kmod/ is written against the
+ * newest interface; this header supplies it on the older kernels.
+ *
+ * Adding a kernel: build it (tools/fetch-kernel.sh gives Debian's), and
+ * put whatever it lacks or renamed here.
+ */
+#ifndef ACL_SHARE_COMPAT_H
+#define ACL_SHARE_COMPAT_H
+
+#include <linux/file.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/version.h>
+
+/* 6.3 made vm_flags read-only outside these helpers. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags |= flags;
+}
+
+static inline void vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
+/* vma_set_file() is 5.11's. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 11, 0)
+static inline void vma_set_file(struct vm_area_struct *vma, struct file *file)
+{
+	get_file(file);
+	swap(vma->vm_file, file);
+	fput(file);
+}
+#endif
+
+/* 6.10 replaced mm->get_unmapped_area with mm_get_unmapped_area(). */
+static inline unsigned long acl_mm_get_unmapped_area(struct file *file, unsigned long addr,
+						     unsigned long len, unsigned long pgoff,
+						     unsigned long flags)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+#else
+	return mm_get_unmapped_area(current->mm, file, addr, len, pgoff, flags);
+#endif
+}
+
+/*
+ * A chunk of 2^@order pages (compound when @order > 0), from node @nid only
+ * unless NUMA_NO_NODE. folio_alloc() (5.16) also prepares a large folio for
+ * the rmap of the kernel it runs on.
+ */
+static inline struct page *acl_alloc_chunk(gfp_t gfp, unsigned int order, int nid)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 16, 0)
+	if (order)
+		gfp |= __GFP_COMP;
+	if (nid == NUMA_NO_NODE)
+		return alloc_pages(gfp, order);
+	return alloc_pages_node(nid, gfp | __GFP_THISNODE, order);
+#else
+	struct folio *folio;
+
+	if (nid == NUMA_NO_NODE)
+		folio = folio_alloc(gfp, order);
+	else
+		folio = __folio_alloc_node(gfp | __GFP_THISNODE, order, nid);
+	return folio ? &folio->page : NULL;
+#endif
+}
+
+#endif /* ACL_SHARE_COMPAT_H */
