@@ -22,6 +22,7 @@
 #include <linux/pid.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable-types.h>
+#include <linux/rwsem.h>
 #include <linux/sizes.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
@@ -107,6 +108,28 @@ static inline u64 acl_mmap_offset(u32 id)
 {
 	return (u64)id << PAGE_SHIFT;
 }
+
+/* whitelist.c: a process named by what pins nothing of it */
+struct acl_proc_id {
+	u64 start;	/* start_time of the thread group leader */
+	u32 tgid;	/* bare tgid: in the initial pid namespace */
+	u32 __pad;
+};
+
+struct acl_whitelist {
+	struct rw_semaphore rwsem;	/* SetPid writes, import reads: whole calls */
+	struct acl_proc_id *ids;	/* sorted by tgid, unique */
+	unsigned int nr;
+	bool closed;			/* revoked: admits nobody, takes nobody */
+};
+
+bool acl_tgid_alive_rcu(struct pid *pid);
+bool acl_tgid_alive(struct pid *pid);
+void acl_whitelist_init(struct acl_whitelist *wl);
+void acl_whitelist_close(struct acl_whitelist *wl);
+void acl_whitelist_destroy(struct acl_whitelist *wl);
+int acl_whitelist_admits(struct acl_whitelist *wl);
+int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num);
 
 /* export.c */
 int acl_export_init(void);

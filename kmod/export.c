@@ -7,12 +7,9 @@
  * exports). A FABRIC handle adds the server id and a 128-bit secret, both
  * checked on every use.
  *
- * The whitelist of an export is an xarray indexed by bare tgid (the pid
- * number in the initial pid namespace) whose entries are references on the
- * struct pid that owned that number when SetPid ran. An import is allowed
- * only if the entry is the importer's own struct pid, so a process that
- * later gets a recycled number is not whitelisted. A per-export rwsem makes
- * each SetPid call atomic for imports.
+ * The whitelist of an export (whitelist.c) names processes by bare tgid
+ * and start time: a process that later gets a recycled number is not
+ * whitelisted, and an entry pins nothing of the process it names.
  *
  * Lifetime: the table holds one reference on an export until its creator
  * handle goes (revocation); each import handle holds one more so that a
@@ -21,10 +18,10 @@
  * still take its own.
  */
 #include <crypto/algapi.h>
-#include <linux/pid_namespace.h>
+#include <linux/idr.h>
+#include <linux/mm.h>
 #include <linux/random.h>
 #include <linux/rhashtable.h>
-#include <linux/rwsem.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -43,9 +40,7 @@ struct acl_export {
 	bool revoked;
 	struct pid *exporter;	/* thread group of the exporter */
 	struct acl_phys *phys;	/* one reference */
-	struct rw_semaphore wl_rwsem; /* SetPid writes, import reads: whole calls */
-	struct xarray whitelist; /* bare tgid -> struct pid */
-	unsigned int nr_pids;
+	struct acl_whitelist whitelist;
 	struct rcu_head rcu;
 };
 
@@ -75,45 +70,11 @@ u32 acl_export_id(const struct acl_export *exp)
 	return exp->id;
 }
 
-/*
- * A process is alive while one of its threads has not yet exited: a zombie
- * waiting to be reaped is not, nor is a thread group whose last thread is
- * in do_exit(). Caller holds rcu_read_lock().
- */
-static bool acl_tgid_alive_rcu(struct pid *pid)
-{
-	struct task_struct *task = pid_task(pid, PIDTYPE_TGID);
-
-	return task && atomic_read(&task->signal->live) > 0;
-}
-
-static bool acl_tgid_alive(struct pid *pid)
-{
-	bool alive;
-
-	rcu_read_lock();
-	alive = acl_tgid_alive_rcu(pid);
-	rcu_read_unlock();
-	return alive;
-}
-
-/* Drops every whitelist entry; wl_rwsem held for writing, or the last reference. */
-static void acl_whitelist_clear(struct acl_export *exp)
-{
-	struct pid *pid;
-	unsigned long nr;
-
-	xa_for_each(&exp->whitelist, nr, pid)
-		put_pid(pid);
-	xa_destroy(&exp->whitelist);
-	exp->nr_pids = 0;
-}
-
 void acl_export_put(struct acl_export *exp)
 {
 	if (!refcount_dec_and_test(&exp->ref))
 		return;
-	acl_whitelist_clear(exp);
+	acl_whitelist_destroy(&exp->whitelist);
 	acl_phys_put(exp->phys);
 	put_pid(exp->exporter);
 	ida_free(&acl_export_ids, exp->id);
@@ -129,9 +90,7 @@ void acl_export_revoke(struct acl_export *exp)
 {
 	WRITE_ONCE(exp->revoked, true);
 	rhashtable_remove_fast(&acl_exports, &exp->node, acl_export_params);
-	down_write(&exp->wl_rwsem);
-	acl_whitelist_clear(exp);
-	up_write(&exp->wl_rwsem);
+	acl_whitelist_close(&exp->whitelist);
 	acl_stat_add(ACL_STAT_EXPORTS, -1);
 	acl_export_put(exp);
 }
@@ -238,8 +197,7 @@ static struct acl_export *acl_export_create(struct acl_phys *phys, u32 type, u32
 	refcount_set(&exp->ref, 1);
 	exp->share_type = type;
 	exp->flags = flags;
-	init_rwsem(&exp->wl_rwsem);
-	xa_init_flags(&exp->whitelist, XA_FLAGS_ACCOUNT);
+	acl_whitelist_init(&exp->whitelist);
 	get_random_bytes(exp->secret, sizeof(exp->secret));
 	exp->exporter = get_pid(task_tgid(current));
 	exp->phys = phys;
@@ -322,133 +280,11 @@ out_unlock:
 	return ret;
 }
 
-/* Resolves the pids of one SetPid call; all or nothing. */
-static int acl_pids_resolve(const s32 *nrs, u32 num, struct pid **pids)
-{
-	struct pid *pid;
-	u32 i;
-
-	for (i = 0; i < num; i++) {
-		pids[i] = NULL;
-		if (!nrs[i])
-			continue;
-		if (nrs[i] < 0)
-			goto err_put;
-		rcu_read_lock();
-		pid = find_pid_ns(nrs[i], &init_pid_ns);
-		/* Only the tgid of a live process names one (not a thread, not a zombie). */
-		pid = pid && acl_tgid_alive_rcu(pid) ? get_pid(pid) : NULL;
-		rcu_read_unlock();
-		if (!pid)
-			goto err_put;
-		pids[i] = pid;
-	}
-	return 0;
-
-err_put:
-	while (i--)
-		put_pid(pids[i]);
-	return -ESRCH;
-}
-
-/* Forgets entries whose process has exited; wl_rwsem held for writing. */
-static void acl_whitelist_prune(struct acl_export *exp)
-{
-	struct pid *pid;
-	unsigned long nr;
-
-	xa_for_each(&exp->whitelist, nr, pid) {
-		if (!acl_tgid_alive(pid)) {
-			xa_erase(&exp->whitelist, nr);
-			put_pid(pid);
-			exp->nr_pids--;
-		}
-	}
-}
-
-static int acl_whitelist_add(struct acl_export *exp, const s32 *nrs, struct pid **pids, u32 num)
-{
-	struct pid **old;
-	unsigned int added = 0;
-	u32 i, j;
-	int ret = 0;
-
-	old = kvcalloc(num, sizeof(*old), GFP_KERNEL);
-	if (!old) {
-		/* As on every other error: the references in pids[] are dropped here. */
-		for (i = 0; i < num; i++)
-			put_pid(pids[i]);
-		return -ENOMEM;
-	}
-
-	down_write(&exp->wl_rwsem);
-	/*
-	 * Revoked by another thread of the exporter since the lookup: its
-	 * whitelist is gone for good. Otherwise, a long-lived exporter serving
-	 * short-lived importers would fill the whitelist with the dead; they
-	 * can never import again, so make room.
-	 */
-	if (READ_ONCE(exp->revoked))
-		ret = -ENOENT;
-	else if (exp->nr_pids + num > acl_max_pids_per_handle)
-		acl_whitelist_prune(exp);
-	for (i = 0; i < num && !ret; i++) {
-		struct pid *cur;
-
-		if (!pids[i])
-			continue;
-		cur = xa_load(&exp->whitelist, nrs[i]);
-		if (cur == pids[i]) {
-			/* Already there (or listed twice in this call). */
-			put_pid(pids[i]);
-			pids[i] = NULL;
-			continue;
-		}
-		if (!cur && exp->nr_pids + added >= acl_max_pids_per_handle) {
-			ret = -E2BIG;
-			break;
-		}
-		old[i] = xa_store(&exp->whitelist, nrs[i], pids[i], GFP_KERNEL_ACCOUNT);
-		if (xa_is_err(old[i])) {
-			ret = xa_err(old[i]);
-			old[i] = NULL;
-			break;
-		}
-		if (!old[i])
-			added++;
-	}
-	if (ret) {
-		/* Undo this call: put back what each store replaced. */
-		for (j = i; j-- > 0;) {
-			if (!pids[j])
-				continue;
-			if (old[j])
-				xa_store(&exp->whitelist, nrs[j], old[j], GFP_NOWAIT);
-			else
-				xa_erase(&exp->whitelist, nrs[j]);
-			old[j] = NULL;
-		}
-	} else {
-		exp->nr_pids += added;
-	}
-	up_write(&exp->wl_rwsem);
-
-	/* Entries replaced for good named processes that have gone. */
-	for (j = 0; j < num; j++) {
-		put_pid(old[j]);
-		if (ret)
-			put_pid(pids[j]);
-	}
-	kvfree(old);
-	return ret;
-}
-
 int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg)
 {
 	struct acl_share_set_pid *req = arg;
 	struct acl_shareable sh;
 	struct acl_export *exp;
-	struct pid **pids;
 	s32 *nrs;
 	int ret;
 
@@ -464,16 +300,11 @@ int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg)
 			   array_size(req->num_pids, sizeof(*nrs)));
 	if (IS_ERR(nrs))
 		return PTR_ERR(nrs);
-	pids = kvcalloc(req->num_pids, sizeof(*pids), GFP_KERNEL);
-	if (!pids) {
-		ret = -ENOMEM;
-		goto out_free_nrs;
-	}
 
 	exp = acl_export_find(&sh);
 	if (!exp) {
 		ret = -ENOENT;
-		goto out_free_pids;
+		goto out_free_nrs;
 	}
 	if (exp->exporter != task_tgid(current))
 		ret = -EPERM;
@@ -482,14 +313,9 @@ int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg)
 	if (ret)
 		goto out_put;
 
-	ret = acl_pids_resolve(nrs, req->num_pids, pids);
-	if (ret)
-		goto out_put;
-	ret = acl_whitelist_add(exp, nrs, pids, req->num_pids);
+	ret = acl_whitelist_add(&exp->whitelist, nrs, req->num_pids);
 out_put:
 	acl_export_put(exp);
-out_free_pids:
-	kvfree(pids);
 out_free_nrs:
 	kvfree(nrs);
 	return ret;
@@ -498,25 +324,10 @@ out_free_nrs:
 /* 0, -EPERM (not whitelisted), or -ENOENT (revoked meanwhile). */
 static int acl_import_check(struct acl_export *exp)
 {
-	struct pid *me = task_tgid(current);
-	int ret;
-
 	if (exp->flags & ACL_SHARE_EXPORT_NO_PID_CHECK)
 		return 0;
-	/*
-	 * SetPid stores its entries one at a time (and takes them back if the
-	 * call fails): reading under the semaphore, an import sees a SetPid
-	 * call whole or not at all. Imports do not exclude each other.
-	 * Revocation marks the export before it empties the whitelist under
-	 * the semaphore: an import that finds the list emptied sees the mark.
-	 */
-	down_read(&exp->wl_rwsem);
-	if (READ_ONCE(exp->revoked))
-		ret = -ENOENT;
-	else
-		ret = xa_load(&exp->whitelist, pid_nr(me)) == me ? 0 : -EPERM;
-	up_read(&exp->wl_rwsem);
-	return ret;
+	/* Revocation closes the whitelist: an import that finds it closed fails. */
+	return acl_whitelist_admits(&exp->whitelist);
 }
 
 int acl_ioctl_import(struct acl_ctx *ctx, void *arg)

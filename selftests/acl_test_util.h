@@ -46,6 +46,8 @@
 #include "kselftest_harness.h"
 
 #define ACL_DEV_PATH "/dev/acl_share"
+/* What /proc/<pid>/maps shows for a mapping of an allocation. */
+#define ACL_MAP_PATH "acl_share:[memory]"
 #define ACL_STATS_DIR "/sys/class/misc/acl_share/stats"
 #define ACL_PARAMS_DIR "/sys/module/acl_share/parameters"
 
@@ -131,6 +133,21 @@ static inline int acl_read_text(const char *path, char *buf, size_t len)
 	close(fd);
 	buf[n] = '\0';
 	return 0;
+}
+
+/* Writes @s to @path in one write(); 0 or -errno. */
+static inline int acl_write_text(const char *path, const char *s)
+{
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	e = n < 0 ? -errno : (size_t)n == strlen(s) ? 0 : -EIO;
+	close(fd);
+	return e;
 }
 
 static inline int acl_read_ull(const char *path, unsigned long long *out)
@@ -515,7 +532,7 @@ static inline bool acl_vma_has_flag(const struct acl_vma *v, const char *flag)
 	return false;
 }
 
-/* Number of VMAs of this process that map @path (e.g. ACL_DEV_PATH). */
+/* Number of VMAs of this process that map @path (e.g. ACL_MAP_PATH). */
 static inline int acl_count_vmas_of(const char *path)
 {
 	char *line = NULL;
@@ -534,6 +551,112 @@ static inline int acl_count_vmas_of(const char *path)
 	free(line);
 	fclose(f);
 	return n;
+}
+
+/*
+ * The value of @key in /proc/meminfo (kB) after /proc/sys/vm/stat_refresh
+ * folded the per-CPU differences in (root; skipped where it cannot be
+ * written), or -1.
+ */
+static inline long long acl_meminfo_kb(const char *key)
+{
+	size_t cap = 0, kl = strlen(key);
+	char *line = NULL;
+	long long v = -1;
+	FILE *f;
+
+	(void)acl_write_text("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			if (sscanf(line + kl + 1, "%lld", &v) != 1)
+				v = -1;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Physical pages (root: pagemap shows PFNs)                          */
+/* ------------------------------------------------------------------ */
+
+#define ACL_SZ_2M 0x200000UL
+
+/*
+ * Does this kernel map a 2 MiB chunk with one page-table entry (a PMD)?
+ * Only with THP and 4 KiB pages: PREEMPT_RT has no THP, and with 16 KiB
+ * pages a PMD spans 32 MiB. Elsewhere the chunks are mapped with PTEs.
+ */
+static inline bool acl_kernel_maps_pmd_2m(void)
+{
+	unsigned long long sz = 0;
+
+	return acl_read_ull("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", &sz) == 0 &&
+	       sz == ACL_SZ_2M;
+}
+
+/* The PFN mapped at @va (present), 0 if none or hidden; -errno on error. */
+static inline long long acl_pfn_at(int pagemap_fd, const void *va)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	uint64_t e = 0;
+
+	if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)va / psz * sizeof(e))) !=
+	    (ssize_t)sizeof(e))
+		return -EIO;
+	if (!(e >> 63))
+		return 0;
+	return (long long)(e & ((1ULL << 55) - 1));
+}
+
+/*
+ * Checks that the mapping [@va, @va + @size), already faulted in, is made
+ * of 2 MiB chunks each physically contiguous and 2 MiB aligned. Returns 0,
+ * or -1 with the first offence in @why.
+ */
+static inline int acl_check_2m_chunks(const void *va, size_t size, char *why, size_t len)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0) {
+		snprintf(why, len, "open /proc/self/pagemap: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t chunk = 0; chunk < size && !ret; chunk += ACL_SZ_2M) {
+		long long first = 0, pfn;
+
+		for (size_t off = 0; off < ACL_SZ_2M; off += psz) {
+			pfn = acl_pfn_at(fd, (const char *)va + chunk + off);
+			if (pfn <= 0) {
+				snprintf(why, len, "+%#zx: no PFN (%lld; not present, or not root)",
+					 chunk + off, pfn);
+				ret = -1;
+				break;
+			}
+			if (!off)
+				first = pfn;
+			if (!off && first % (long long)(ACL_SZ_2M / psz)) {
+				snprintf(why, len, "chunk +%#zx starts at pfn %#llx: not 2 MiB aligned",
+					 chunk, first);
+				ret = -1;
+				break;
+			}
+			if (pfn != first + (long long)(off / psz)) {
+				snprintf(why, len, "chunk +%#zx is not contiguous at +%#zx", chunk, off);
+				ret = -1;
+				break;
+			}
+		}
+	}
+	close(fd);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
