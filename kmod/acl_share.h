@@ -3,7 +3,7 @@
  * acl_share internal interfaces.
  *
  * Object model:
- *  - struct acl_phys: one physical allocation (pinned shmem pages). Holders
+ *  - struct acl_phys: one physical allocation (pages the module owns). Holders
  *    are handles (the creator and every import) and VMAs; each holds one
  *    kref. The pages are freed when the last holder goes.
  *  - struct acl_handle: an entry of one open file's handle table.
@@ -41,15 +41,17 @@ extern unsigned int acl_max_pids_per_handle;
 
 struct acl_phys {
 	struct kref ref;
-	struct file *shm;	/* shmem file that owns the pages */
-	struct page **pages;	/* one pinned reference per 4 KiB page */
+	struct file *file;	/* pseudo file whose mapping the pages name */
+	struct page **chunks;	/* the chunks (head pages), in order */
+	unsigned long nr_chunks;
 	pgoff_t nr_pages;
 	u64 length;
 	u32 mem_attr;
 	u32 loc_type;
 	u32 loc_id;
 	u32 chunk_size;		/* PAGE_SIZE or ACL_SHARE_HUGE_SIZE */
-	struct user_struct *user; /* charged nr_pages of RLIMIT_MEMLOCK, or NULL */
+	/* The creator's credentials: their user is charged nr_pages, or NULL. */
+	const struct cred *cred;
 };
 
 struct acl_export;
@@ -76,6 +78,7 @@ int acl_phys_init(void);
 void acl_phys_exit(void);
 int acl_attr_chunk_size(u32 mem_attr, u32 loc_type, u64 *granularity, u32 *chunk);
 struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc_id);
+struct page *acl_phys_page(const struct acl_phys *phys, pgoff_t pgoff);
 void acl_phys_release(struct kref *ref);
 
 static inline void acl_phys_get(struct acl_phys *phys)

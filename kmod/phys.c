@@ -1,61 +1,104 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Physical allocations: pinned shmem pages.
+ * Physical allocations: memory the module owns.
  *
- * The pages come from an unlinked shmem file, as udmabuf's come from a
- * memfd: they are zeroed by shmem, charged to the allocating task's memory
- * cgroup when they enter the page cache, and have a page->mapping, so that
- * process-shared futexes and get_user_pages() work on the mappings. The
- * mapping is marked unevictable and every page is pinned by a reference,
- * so nothing is swapped or migrated while the allocation exists.
+ * An allocation is made of chunks the module takes from the page allocator
+ * itself, on every kernel and whatever its THP and shmem settings: base
+ * pages for NORMAL attributes, and for the huge ones 2 MiB physically
+ * contiguous compound pages (order 9 with 4 KiB pages, 7 with 16 KiB, 5
+ * with 64 KiB); HUGE1G is 512 of those. The allocation flags are those of
+ * hugetlb's pool: direct reclaim and compaction, retried, failing rather
+ * than invoking the OOM killer (__GFP_RETRY_MAYFAIL). The pages are
+ * zeroed, charged to the allocating task's memory cgroup (__GFP_ACCOUNT:
+ * memory.max reclaims and then refuses), never movable (no __GFP_MOVABLE:
+ * they stay out of ZONE_MOVABLE and CMA) and on no LRU, so reclaim,
+ * compaction and migration never touch them, whatever holds them. HOST_NUMA
+ * allocations come from their node only.
  *
- * Huge attributes use a private tmpfs mount with huge=always (as i915's
- * gemfs does), which gives 2 MiB folios; an allocation that cannot get them
- * fails rather than silently using small pages.
+ * Each allocation has an inode of a small pseudo filesystem: every chunk's
+ * page->mapping is that inode's mapping and page->index its page offset,
+ * and the VMAs that map it have its file as vm_file (vma.c), so the reverse
+ * map finds every mapping, process-shared futexes key on the inode and
+ * get_user_pages() works; a chunk mapped at a 2 MiB aligned address of a
+ * 4 KiB-page kernel with THP is mapped with one PMD.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/nodemask.h>
 #include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
-#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 
 #include "acl_share.h"
+#include "compat.h"
 
-static struct vfsmount *acl_huge_mnt;
+#define ACL_SHARE_FS_MAGIC 0x61636c73	/* "acls" */
+
+static struct vfsmount *acl_mnt;
+
+/*
+ * What /proc/<pid>/maps shows for a mapping of an allocation (the inode
+ * column tells allocations apart: processes sharing one show the same).
+ */
+#define ACL_SHARE_MAP_NAME "acl_share:[memory]"
+
+static char *acl_fs_dname(struct dentry *dentry, char *buffer, int buflen)
+{
+	static const char name[] = ACL_SHARE_MAP_NAME;
+
+	if (buflen < (int)sizeof(name))
+		return ERR_PTR(-ENAMETOOLONG);
+	return memcpy(buffer + buflen - sizeof(name), name, sizeof(name));
+}
+
+static const struct dentry_operations acl_fs_dops = {
+	.d_dname = acl_fs_dname,
+};
+
+static int acl_fs_init_fs_context(struct fs_context *fc)
+{
+	struct pseudo_fs_context *ctx = init_pseudo(fc, ACL_SHARE_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->dops = &acl_fs_dops;
+	return 0;
+}
+
+/* Never registered: only kern_mount() below knows it. */
+static struct file_system_type acl_fs_type = {
+	.name = "acl_share",
+	.init_fs_context = acl_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+/* The file of an allocation: it only owns the pages (mmap goes through /dev/acl_share). */
+static const struct file_operations acl_phys_fops = {
+	.owner = THIS_MODULE,
+};
 
 int acl_phys_init(void)
 {
-	struct file_system_type *type;
-	char opts[] = "huge=always"; /* parsed in place */
-
-	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) || !has_transparent_hugepage())
-		return 0;
-
-	type = get_fs_type("tmpfs");
-	if (!type)
-		return 0;
-	acl_huge_mnt = vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
-	module_put(type->owner); /* put_filesystem(), which is not exported */
-	if (IS_ERR(acl_huge_mnt)) {
-		pr_warn("no huge tmpfs mount (%ld); huge attributes unavailable\n",
-			PTR_ERR(acl_huge_mnt));
-		acl_huge_mnt = NULL;
+	acl_mnt = kern_mount(&acl_fs_type);
+	if (IS_ERR(acl_mnt)) {
+		pr_err("cannot mount the allocations' filesystem (%ld)\n", PTR_ERR(acl_mnt));
+		return PTR_ERR(acl_mnt);
 	}
 	return 0;
 }
 
 void acl_phys_exit(void)
 {
-	if (acl_huge_mnt)
-		kern_unmount(acl_huge_mnt);
+	kern_unmount(acl_mnt);
 }
 
 enum acl_page_kind { ACL_PAGES_NORMAL, ACL_PAGES_HUGE, ACL_PAGES_HUGE1G };
@@ -111,27 +154,21 @@ int acl_attr_chunk_size(u32 mem_attr, u32 loc_type, u64 *granularity, u32 *chunk
 	return 0;
 }
 
-static bool acl_chunk_is_huge(struct page *page)
+/* The page at page offset @pgoff of the allocation. */
+struct page *acl_phys_page(const struct acl_phys *phys, pgoff_t pgoff)
 {
-	return PageTransCompound(page) &&
-	       page_size(compound_head(page)) == ACL_SHARE_HUGE_SIZE;
-}
+	pgoff_t per_chunk = phys->chunk_size >> PAGE_SHIFT;
 
-static void acl_phys_unpin(struct acl_phys *phys, pgoff_t count)
-{
-	pgoff_t i;
-
-	for (i = 0; i < count; i++) {
-		put_page(phys->pages[i]);
-		if (!(i % 4096))
-			cond_resched();
-	}
+	return nth_page(phys->chunks[pgoff / per_chunk], pgoff % per_chunk);
 }
 
 /*
  * Pinned pages count against the user's RLIMIT_MEMLOCK, as io_uring's and
  * RDMA's do: they are unevictable and, unmapped, invisible to the OOM
- * killer, so without a limit any user could pin all of RAM.
+ * killer, so without a limit any user could pin all of RAM. The charge is
+ * exactly the allocation (the module allocates nothing more) and is held
+ * through a reference on the creator's credentials (free_uid() is not
+ * exported before 5.11).
  */
 static int acl_account_pinned(struct acl_phys *phys)
 {
@@ -147,57 +184,81 @@ static int acl_account_pinned(struct acl_phys *phys)
 		if (new > lim || new < cur)
 			return -ENOMEM;
 	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
-	phys->user = get_uid(user);
+	phys->cred = get_current_cred();
 	return 0;
 }
 
 static void acl_unaccount_pinned(struct acl_phys *phys)
 {
-	if (!phys->user)
+	if (!phys->cred)
 		return;
-	atomic_long_sub(phys->nr_pages, &phys->user->locked_vm);
-	free_uid(phys->user);
+	atomic_long_sub(phys->nr_pages, &phys->cred->user->locked_vm);
+	put_cred(phys->cred);
 }
 
-static int acl_phys_populate(struct acl_phys *phys)
+/* Frees the first @count chunks. */
+static void acl_phys_free_chunks(struct acl_phys *phys, unsigned long count)
 {
-	struct address_space *mapping = phys->shm->f_mapping;
-	gfp_t gfp = GFP_HIGHUSER | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
+	unsigned long i;
+
+	for (i = 0; i < count; i++) {
+		/* A GUP reference may outlive the allocation: it finds no mapping. */
+		phys->chunks[i]->mapping = NULL;
+		put_page(phys->chunks[i]);
+		if (!(i % 1024))
+			cond_resched();
+	}
+}
+
+static int acl_phys_populate(struct acl_phys *phys, int nid)
+{
+	gfp_t gfp = GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
+	unsigned int order = get_order(phys->chunk_size);
 	pgoff_t per_chunk = phys->chunk_size >> PAGE_SHIFT;
+	struct address_space *mapping = phys->file->f_mapping;
 	struct page *page;
-	pgoff_t i;
-	int ret;
+	unsigned long i;
 
-	/* Pinned for life: neither movable nor reclaimable. */
-	mapping_set_gfp_mask(mapping, gfp);
-	mapping_set_unevictable(mapping);
-
-	for (i = 0; i < phys->nr_pages; i++) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			goto err_unpin;
-		}
-		page = shmem_read_mapping_page_gfp(mapping, i, gfp);
-		if (IS_ERR(page)) {
-			ret = PTR_ERR(page);
-			/* shmem's -ENOSPC (vm_enough_memory refused) is out of memory here */
-			if (ret == -ENOSPC)
-				ret = -ENOMEM;
-			goto err_unpin;
-		}
-		phys->pages[i] = page;
-		if (per_chunk > 1 && !(i % per_chunk) && !acl_chunk_is_huge(page)) {
-			ret = -ENOMEM;
-			i++;
-			goto err_unpin;
-		}
+	for (i = 0; i < phys->nr_chunks; i++) {
+		if (fatal_signal_pending(current))
+			goto err_free;
+		page = acl_alloc_chunk(gfp, order, nid);
+		if (!page)
+			goto err_free;
+		page->mapping = mapping;
+		page->index = i * per_chunk;
+		phys->chunks[i] = page;
 		cond_resched();
 	}
 	return 0;
 
-err_unpin:
-	acl_phys_unpin(phys, i);
-	return ret;
+err_free:
+	acl_phys_free_chunks(phys, i);
+	return fatal_signal_pending(current) ? -EINTR : -ENOMEM;
+}
+
+/* The allocation's inode and file. */
+static int acl_phys_file(struct acl_phys *phys)
+{
+	struct inode *inode;
+
+	inode = alloc_anon_inode(acl_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	/* Faults check the page against i_size (6.12 maps PTEs past it). */
+	i_size_write(inode, phys->length);
+	/*
+	 * The file's last fput() drops a module reference (fops->owner): it
+	 * keeps the module while a VMA maps the allocation.
+	 */
+	__module_get(THIS_MODULE);
+	phys->file = alloc_file_pseudo(inode, acl_mnt, "acl_share", O_RDWR, &acl_phys_fops);
+	if (IS_ERR(phys->file)) {
+		module_put(THIS_MODULE);
+		iput(inode);
+		return PTR_ERR(phys->file);
+	}
+	return 0;
 }
 
 /**
@@ -207,7 +268,9 @@ err_unpin:
  * @loc_type: ACL_SHARE_LOC_*
  * @loc_id: device index or NUMA node
  *
- * Return: the allocation with one reference, or an ERR_PTR.
+ * Return: the allocation with one reference, or an ERR_PTR: -ENOMEM (no
+ * memory, memory.max, RLIMIT_MEMLOCK, or the system's open-file limit),
+ * -EINTR (killed meanwhile), -EINVAL.
  */
 struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc_id)
 {
@@ -219,8 +282,6 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 	ret = acl_attr_chunk_size(mem_attr, loc_type, &granularity, &chunk);
 	if (ret)
 		return ERR_PTR(ret);
-	if (chunk > PAGE_SIZE && !acl_huge_mnt)
-		return ERR_PTR(-EOPNOTSUPP);
 
 	phys = kzalloc(sizeof(*phys), GFP_KERNEL_ACCOUNT);
 	if (!phys)
@@ -232,48 +293,38 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 	phys->loc_type = loc_type;
 	phys->loc_id = loc_id;
 	phys->chunk_size = chunk;
+	phys->nr_chunks = length / chunk;
 
 	ret = acl_account_pinned(phys);
 	if (ret)
 		goto err_free;
 
-	phys->pages = kvcalloc(phys->nr_pages, sizeof(*phys->pages),
-			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!phys->pages) {
+	phys->chunks = kvcalloc(phys->nr_chunks, sizeof(*phys->chunks),
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!phys->chunks) {
 		ret = -ENOMEM;
 		goto err_unaccount;
 	}
 
-	if (chunk > PAGE_SIZE)
-		phys->shm = shmem_file_setup_with_mnt(acl_huge_mnt, "acl_share", length,
-						      VM_NORESERVE);
-	else
-		phys->shm = shmem_file_setup("acl_share", length, VM_NORESERVE);
-	if (IS_ERR(phys->shm)) {
-		ret = PTR_ERR(phys->shm);
-		/*
-		 * shmem reports a failed inode allocation as -ENOSPC; these
-		 * mounts have no inode or block limit, so it is out of memory.
-		 * -ENFILE is the system's limit of open files (fs.file-max),
-		 * which the ABI reports as a resource shortage too.
-		 */
-		if (ret == -ENOSPC || ret == -ENFILE)
-			ret = -ENOMEM;
-		goto err_pages;
+	ret = acl_phys_file(phys);
+	if (ret) {
+		/* -ENFILE is the system's limit of open files (fs.file-max). */
+		ret = -ENOMEM;
+		goto err_chunks;
 	}
 
-	ret = acl_phys_populate(phys);
+	ret = acl_phys_populate(phys, loc_type == ACL_SHARE_LOC_HOST_NUMA ? loc_id : NUMA_NO_NODE);
 	if (ret)
-		goto err_shm;
+		goto err_file;
 
 	acl_stat_add(ACL_STAT_ALLOCATIONS, 1);
 	acl_stat_add(ACL_STAT_BYTES, length);
 	return phys;
 
-err_shm:
-	fput(phys->shm);
-err_pages:
-	kvfree(phys->pages);
+err_file:
+	fput(phys->file);
+err_chunks:
+	kvfree(phys->chunks);
 err_unaccount:
 	acl_unaccount_pinned(phys);
 err_free:
@@ -285,9 +336,9 @@ void acl_phys_release(struct kref *ref)
 {
 	struct acl_phys *phys = container_of(ref, struct acl_phys, ref);
 
-	acl_phys_unpin(phys, phys->nr_pages);
-	fput(phys->shm);
-	kvfree(phys->pages);
+	acl_phys_free_chunks(phys, phys->nr_chunks);
+	fput(phys->file);
+	kvfree(phys->chunks);
 	acl_unaccount_pinned(phys);
 	acl_stat_add(ACL_STAT_ALLOCATIONS, -1);
 	acl_stat_add(ACL_STAT_BYTES, -(s64)phys->length);

@@ -54,7 +54,7 @@ static vm_fault_t acl_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (vmf->pgoff >= phys->nr_pages)
 		return VM_FAULT_SIGBUS;
-	vmf->page = phys->pages[vmf->pgoff];
+	vmf->page = acl_phys_page(phys, vmf->pgoff);
 	get_page(vmf->page);
 	return 0;
 }
@@ -104,6 +104,11 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 	vma->vm_pgoff = 0;
 	vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY);
 	vm_flags_clear(vma, VM_MAYEXEC);
+	/*
+	 * The file that owns the pages backs the VMA, as DRM's shmem helpers
+	 * do: the VMA is linked into its mapping, so the reverse map sees it.
+	 */
+	vma_set_file(vma, phys->file);
 	vma->vm_ops = &acl_vm_ops;
 	vma->vm_private_data = phys;
 	acl_stat_add(ACL_STAT_MAPPINGS, 1);

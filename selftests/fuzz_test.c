@@ -1459,7 +1459,7 @@ static void child_check_maps(void)
 
 		if (!acl_smaps_header(line, &v))
 			continue;
-		if (!strcmp(v.path, ACL_DEV_PATH)) {
+		if (!strcmp(v.path, ACL_MAP_PATH)) {
 			unsigned char c;
 
 			devs++;
@@ -1478,7 +1478,7 @@ static void child_check_maps(void)
 		arena_fill(cursor, end - cursor);
 	if (dev_at)
 		fuzz_fail("a fork() child can read its parent's mapping of %s at %#lx "
-			  "(%d inherited after MADV_DOFORK)", ACL_DEV_PATH, (unsigned long)dev_at, devs);
+			  "(%d inherited after MADV_DOFORK)", ACL_MAP_PATH, (unsigned long)dev_at, devs);
 }
 
 static void run_ops(uint32_t nops, uint32_t *done);

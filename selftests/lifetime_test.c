@@ -240,8 +240,8 @@ TEST_F(lifetime, fork_child_gets_no_mapping)
 		CHILD_CHECK(n == 0 || !strstr(v.path, "acl_share"),
 			    "the child has a VMA of the device at %p: %lx-%lx %s", m.va, v.start,
 			    v.end, v.path);
-		n = acl_count_vmas_of(ACL_DEV_PATH);
-		CHILD_CHECK(n == 0, "%d VMAs of %s in the child", n, ACL_DEV_PATH);
+		n = acl_count_vmas_of(ACL_MAP_PATH);
+		CHILD_CHECK(n == 0, "%d VMAs of %s in the child", n, ACL_MAP_PATH);
 
 		/* The child works like a fresh process. */
 		CHILD_CHECK(acl_map_new(&mine, SZ_2M, ACL_HBM_MEM_HUGE, DEVICE, 0) == ACL_SUCCESS,
@@ -336,8 +336,8 @@ TEST_F(lifetime, inherited_descriptor_is_refused)
 
 		/* The kernel did not copy the parent's mapping (no library here). */
 		CHILD_CHECK(acl_probe(va, false) != 0, "the child can read the parent's mapping");
-		ret = acl_count_vmas_of(ACL_DEV_PATH);
-		CHILD_CHECK(ret == 0, "%d VMAs of %s in the child", ret, ACL_DEV_PATH);
+		ret = acl_count_vmas_of(ACL_MAP_PATH);
+		CHILD_CHECK(ret == 0, "%d VMAs of %s in the child", ret, ACL_MAP_PATH);
 		_exit(0);
 	}
 	ASSERT_CHILD_OK(pid);

@@ -8,9 +8,10 @@
  *  - over the cgroup's memory.max an allocation fails cleanly with
  *    ACL_ERROR_RT_MEMORY_ALLOCATION: no OOM kill, nothing left charged or
  *    counted, and a smaller allocation in the same cgroup still works;
- *  - the pages are pinned: they are on the unevictable LRU ("Unevictable:"
- *    in /proc/meminfo, read after /proc/sys/vm/stat_refresh) from the
- *    allocation until the last holder (handle or mapping) lets go;
+ *  - the pages are the module's own: held (charged to the cgroup) and on no
+ *    LRU list (/proc/kpageflags: neither reclaim nor compaction can take
+ *    them) from the allocation until the last holder (handle or mapping)
+ *    lets go;
  *  - *_HUGE1G allocations: 1 GiB granularity, a whole 1 GiB allocated,
  *    mapped with 2 MiB page-table entries, zeroed, writable, released.
  *
@@ -41,38 +42,12 @@
  */
 #define CHARGE_SLACK SZ_1M
 
-/*
- * What "Unevictable:" may lag behind once /proc/sys/vm/stat_refresh folded
- * the per-CPU vmstat differences into it: the pages still in a CPU's LRU
- * batch (15 per CPU; the VM has 2), and a little more.
- */
-#define LRU_SLACK_KB 1024LL
-
 /* How long the parent waits for the child's answer to one request. */
 #define MEMCG_REPLY_MS 60000
 
 /* ------------------------------------------------------------------ */
 /* cgroup2 files                                                      */
 /* ------------------------------------------------------------------ */
-
-/* Writes @s to @path in one write(); returns 0 or -errno. */
-static int write_file(const char *path, const char *s)
-{
-	size_t len = strlen(s);
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, len);
-	if (n < 0)
-		ret = -errno;
-	else if ((size_t)n != len)
-		ret = -EIO;
-	close(fd);
-	return ret;
-}
 
 /* @word is one of the space-separated words of @list. */
 static bool has_word(const char *list, const char *word)
@@ -135,7 +110,7 @@ static int memcg_enable(void)
 			CGROUP_ROOT, ret ? strerror(-ret) : buf);
 		return -1;
 	}
-	ret = write_file(CGROUP_ROOT "/cgroup.subtree_control", "+memory");
+	ret = acl_write_text(CGROUP_ROOT "/cgroup.subtree_control", "+memory");
 	if (ret) {
 		fprintf(stderr, "# cannot enable +memory in %s/cgroup.subtree_control: %s\n",
 			CGROUP_ROOT, strerror(-ret));
@@ -364,7 +339,7 @@ static void memcg_spawn(struct __test_metadata *_metadata, FIXTURE_DATA(memcg) *
 	acl_chan_parent(&self->ch);
 
 	snprintf(buf, sizeof(buf), "%d", (int)self->child);
-	ASSERT_EQ(0, write_file(MEMCG_DIR "/cgroup.procs", buf));
+	ASSERT_EQ(0, acl_write_text(MEMCG_DIR "/cgroup.procs", buf));
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)self->child);
 	ASSERT_EQ(0, acl_read_text(path, buf, sizeof(buf)));
 	ASSERT_STREQ(want, buf);
@@ -454,7 +429,7 @@ TEST_F(memcg, over_memory_max_fails_cleanly)
 {
 	unsigned long long max = 0;
 
-	ASSERT_EQ(0, write_file(MEMCG_DIR "/memory.max", "8M"));
+	ASSERT_EQ(0, acl_write_text(MEMCG_DIR "/memory.max", "8M"));
 	ASSERT_EQ(0, acl_read_ull(MEMCG_DIR "/memory.max", &max));
 	ASSERT_EQ(8 * SZ_1M, max);
 	memcg_spawn(_metadata, self);
@@ -479,103 +454,127 @@ TEST_F(memcg, over_memory_max_fails_cleanly)
 }
 
 /* ------------------------------------------------------------------ */
-/* Pinned: on the unevictable LRU while any holder is left            */
+/* Pinned: held, on no LRU, while any holder is left                  */
 /* ------------------------------------------------------------------ */
 
 /*
- * The "@key:" line of /proc/meminfo, in kB, after folding the per-CPU
- * vmstat differences into the global counters (otherwise they are folded
- * about once a second, and each CPU may hold back tens of pages); -1 if
- * that fails or there is no such line.
+ * The test process itself moves into MEMCG_DIR: the cgroup's charge is the
+ * memory the kernel holds for the allocation, exactly (charged when a page
+ * is allocated, uncharged when it is freed).
  */
-static long long meminfo_kb(const char *key)
-{
-	size_t cap = 0, kl = strlen(key);
-	char *line = NULL;
-	long long v = -1;
-	FILE *f;
-	int ret;
-
-	ret = write_file("/proc/sys/vm/stat_refresh", "1");
-	if (ret) {
-		fprintf(stderr, "# cannot write /proc/sys/vm/stat_refresh: %s\n", strerror(-ret));
-		return -1;
-	}
-	f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			if (sscanf(line + kl + 1, "%lld", &v) != 1)
-				v = -1;
-			break;
-		}
-	}
-	free(line);
-	fclose(f);
-	return v;
-}
-
 FIXTURE(pinned) {
 	struct acl_counters start;
+	bool moved;
 };
 
 FIXTURE_SETUP(pinned)
 {
+	char me[32];
+
+	self->moved = false;
 	ASSERT_EQ(0, acl_read_counters(&self->start));
+	ASSERT_EQ(0, memcg_enable());
+	ASSERT_EQ(0, memcg_create());
+	snprintf(me, sizeof(me), "%d", (int)getpid());
+	ASSERT_EQ(0, acl_write_text(MEMCG_DIR "/cgroup.procs", me));
+	self->moved = true;
 }
 
 FIXTURE_TEARDOWN(pinned)
 {
+	char me[32];
+
+	if (self->moved) {
+		snprintf(me, sizeof(me), "%d", (int)getpid());
+		EXPECT_EQ(0, acl_write_text(CGROUP_ROOT "/cgroup.procs", me));
+		EXPECT_EQ(0, rmdir(MEMCG_DIR)) TH_LOG("rmdir %s: %s", MEMCG_DIR, strerror(errno));
+	}
 	EXPECT_COUNTERS(self->start, ACL_CNT_LIVE_NO_OPENS);
 }
 
-/* "Unevictable:" is at least @base + @kb, less LRU_SLACK_KB. */
-#define ASSERT_UNEVICTABLE_UP(base, kb, when)                                 \
+/* The cgroup holds at least @base + @size - CHARGE_SLACK: the memory is held. */
+#define ASSERT_HELD(base, size, when)                                         \
 	do {                                                                  \
-		long long __u = meminfo_kb("Unevictable");                    \
-		ASSERT_LE((base) + (kb) - LRU_SLACK_KB, __u)                  \
-			TH_LOG("%s: Unevictable %lld kB, %lld kB before the allocation", \
-			       (when), __u, (long long)(base));                \
+		unsigned long long __c = 0;                                   \
+		ASSERT_EQ(0, memcg_current(&__c));                            \
+		ASSERT_LE((base) + (size) - CHARGE_SLACK, __c)                \
+			TH_LOG("%s: memory.current %llu, %llu before the allocation", \
+			       (when), __c, (unsigned long long)(base));       \
 	} while (0)
 
-TEST_F(pinned, unevictable_until_the_last_holder_goes)
+/*
+ * Pages of the mapping at @va that are on an LRU list (/proc/kpageflags
+ * KPF_LRU), i.e. that reclaim or compaction could take; -1 on error.
+ */
+static long lru_pages(const void *va, size_t size)
+{
+	long psz = sysconf(_SC_PAGESIZE), n = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+
+	if (pm < 0 || kf < 0)
+		n = -1;
+	for (size_t off = 0; off < size && n >= 0; off += psz) {
+		long long pfn = acl_pfn_at(pm, (const char *)va + off);
+		uint64_t flags = 0;
+
+		if (pfn <= 0 || pread(kf, &flags, sizeof(flags), (off_t)pfn * 8) != sizeof(flags))
+			n = -1;
+		else if (flags & (1ULL << 5 /* KPF_LRU */))
+			n++;
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return n;
+}
+
+/*
+ * The pages are the module's own from the allocation until the last holder
+ * (handle or mapping) lets go: the memory is held all that time (the
+ * cgroup stays charged for it, even after a while) and on no LRU list, so
+ * neither reclaim nor compaction can take a page of it; then it is free
+ * (uncharged).
+ */
+TEST_F(pinned, held_until_the_last_holder_goes)
 {
 	const size_t size = 64 * SZ_1M;
-	const long long kb = size / 1024;
 	aclrtPhysicalMemProp prop = acl_prop(ACL_MEM_NORMAL, HOST, 0);
 	aclrtDrvMemHandle h = NULL;
-	long long base, after;
+	unsigned long long base = 0, after = 0;
 	void *va = NULL;
 
-	base = meminfo_kb("Unevictable");
-	ASSERT_LE(0, base) TH_LOG("no Unevictable: in /proc/meminfo (or no stat_refresh)");
+	/* The library's own first-use allocations are made before the baseline. */
+	ASSERT_ACL_OK(aclrtSetDevice(0));
+	ASSERT_EQ(0, memcg_current(&base));
 
 	ASSERT_ACL_OK(aclrtMallocPhysical(&h, size, &prop, 0));
-	ASSERT_UNEVICTABLE_UP(base, kb, "allocated, not mapped");
-	/* Still there a while later. */
+	ASSERT_HELD(base, size, "allocated, not mapped");
 	usleep(1500 * 1000);
-	ASSERT_UNEVICTABLE_UP(base, kb, "1.5 s later, not mapped");
+	ASSERT_HELD(base, size, "1.5 s later, not mapped");
 
 	ASSERT_ACL_OK(aclrtReserveMemAddress(&va, size, 0, NULL, 0));
 	ASSERT_ACL_OK(aclrtMapMem(va, size, 0, h, 0));
 	for (size_t off = 0; off < size; off += SZ_4K)
 		((volatile char *)va)[off] = 1;
-	ASSERT_UNEVICTABLE_UP(base, kb, "mapped");
+	ASSERT_HELD(base, size, "mapped");
+	EXPECT_EQ(0, lru_pages(va, size)) TH_LOG("pages of the allocation on an LRU list");
 
-	/* The handle goes; the mapping holds the pages, still pinned. */
+	/* The handle goes; the mapping holds the pages. */
 	ASSERT_ACL_OK(aclrtFreePhysical(h));
-	ASSERT_UNEVICTABLE_UP(base, kb, "freed, still mapped");
+	ASSERT_HELD(base, size, "freed, still mapped");
 	usleep(1500 * 1000);
-	ASSERT_UNEVICTABLE_UP(base, kb, "freed, still mapped, 1.5 s later");
+	ASSERT_HELD(base, size, "freed, still mapped, 1.5 s later");
 	ASSERT_EQ(1, ((volatile char *)va)[size - SZ_4K]);
+	EXPECT_EQ(0, lru_pages(va, size)) TH_LOG("pages of the allocation on an LRU list");
 
 	/* The last holder goes: so do the pages. */
 	ASSERT_ACL_OK(aclrtUnmapMem(va));
-	after = meminfo_kb("Unevictable");
-	EXPECT_GE(base + LRU_SLACK_KB, after)
-		TH_LOG("unmapped: Unevictable %lld kB, %lld kB before the allocation", after, base);
 	EXPECT_ACL_OK(aclrtReleaseMemAddress(va));
+	ASSERT_EQ(0, memcg_current(&after));
+	EXPECT_GE(base + CHARGE_SLACK, after)
+		TH_LOG("unmapped: memory.current %llu, %llu before the allocation", after, base);
 }
 
 /* ------------------------------------------------------------------ */
@@ -627,12 +626,14 @@ TEST_F(huge1g, granularity_is_1g)
 static const size_t huge1g_chunks[] = { 0, 1, 2, 63, 128, 255, 256, 384, 509, 510, 511 };
 #define NR_CHECKED (sizeof(huge1g_chunks) / sizeof(huge1g_chunks[0]))
 
-TEST_F_TIMEOUT(huge1g, whole_gib_mapped_with_pmds, 300)
+TEST_F_TIMEOUT(huge1g, whole_gib_mapped_as_2m_chunks, 300)
 {
 	struct acl_counters mapped;
 	struct acl_mapping m;
 	struct acl_vma v;
 	volatile unsigned char *p;
+	char why[160];
+	bool pmd;
 
 	ASSERT_ACL_OK(acl_map_new(&m, SZ_1G, variant->attr, variant->type, 0));
 	p = m.va;
@@ -666,16 +667,25 @@ TEST_F_TIMEOUT(huge1g, whole_gib_mapped_with_pmds, 300)
 			TH_LOG("last byte of chunk %zu", huge1g_chunks[i]);
 	}
 
-	/* One access per 2 MiB maps everything, each chunk with one PMD. */
-	for (size_t off = 0; off < SZ_1G; off += SZ_2M)
-		(void)p[off + SZ_2M / 2];
+	/*
+	 * One access per 2 MiB maps everything, each chunk with one PMD, where
+	 * the kernel has 2 MiB PMDs; elsewhere every page is touched and each
+	 * chunk must be 2 MiB of contiguous memory.
+	 */
+	pmd = acl_kernel_maps_pmd_2m();
+	for (size_t off = 0; off < SZ_1G; off += pmd ? SZ_2M : SZ_4K)
+		(void)p[off + (pmd ? SZ_2M / 2 : 0)];
 	ASSERT_EQ(1, acl_find_vma(0, m.va, &v));
 	ASSERT_LE(0, v.file_pmd_kb) TH_LOG("no FilePmdMapped line in smaps");
 	ASSERT_LE(0, v.shmem_pmd_kb) TH_LOG("no ShmemPmdMapped line in smaps");
 	EXPECT_EQ((long)(SZ_1G / 1024), v.rss_kb);
-	EXPECT_EQ((long)(SZ_1G / 1024), v.file_pmd_kb + v.shmem_pmd_kb)
-		TH_LOG("%lx-%lx %s: Rss %ld kB, FilePmdMapped %ld kB, ShmemPmdMapped %ld kB",
-		       v.start, v.end, v.path, v.rss_kb, v.file_pmd_kb, v.shmem_pmd_kb);
+	if (pmd) {
+		EXPECT_EQ((long)(SZ_1G / 1024), v.file_pmd_kb + v.shmem_pmd_kb)
+			TH_LOG("%lx-%lx %s: Rss %ld kB, FilePmdMapped %ld kB, ShmemPmdMapped %ld kB",
+			       v.start, v.end, v.path, v.rss_kb, v.file_pmd_kb, v.shmem_pmd_kb);
+	} else {
+		EXPECT_EQ(0, acl_check_2m_chunks(m.va, SZ_1G, why, sizeof(why))) TH_LOG("%s", why);
+	}
 	EXPECT_COUNTERS(mapped, ACL_CNT_LIVE);
 
 	ASSERT_ACL_OK(acl_map_delete(&m));

@@ -1546,8 +1546,8 @@ static void fk_child(struct fk_state *st, uint32_t rh, aclrtDrvMemHandle lh)
 	int n, sig, r;
 	void *p;
 
-	n = acl_count_vmas_of(ACL_DEV_PATH);
-	CHILD_CHECK(n == 0, "the child sees %d mapping(s) of " ACL_DEV_PATH, n);
+	n = acl_count_vmas_of(ACL_MAP_PATH);
+	CHILD_CHECK(n == 0, "the child sees %d mapping(s) of " ACL_MAP_PATH, n);
 	sig = acl_probe(st->raw_resv, false);
 	CHILD_CHECK(sig == SIGSEGV, "reading the parent's raw mapping address gave signal %d", sig);
 	sig = acl_probe(st->lib_va, false);
