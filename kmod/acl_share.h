@@ -99,13 +99,14 @@ struct acl_ctx *acl_ctx_create(void);
 void acl_ctx_release_handles(struct acl_ctx *ctx);
 void acl_ctx_destroy(struct acl_ctx *ctx);
 int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h);
+void acl_ctx_publish_handle(struct acl_ctx *ctx, struct acl_handle *h);
+void acl_ctx_abort_handle(struct acl_ctx *ctx, struct acl_handle *h);
 int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id);
 struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id);
-int acl_ioctl_info(struct acl_ctx *ctx, void *arg);
-int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg);
-void acl_undo_alloc(struct acl_ctx *ctx, void *arg);
-int acl_ioctl_free(struct acl_ctx *ctx, void *arg);
-int acl_ioctl_query(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_info(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+int acl_ioctl_free(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+int acl_ioctl_query(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 
 static inline u64 acl_mmap_offset(u32 id)
 {
@@ -140,10 +141,9 @@ void acl_export_exit(void);
 void acl_export_revoke(struct acl_export *exp);
 void acl_export_put(struct acl_export *exp);
 u32 acl_export_id(const struct acl_export *exp);
-int acl_ioctl_export(struct acl_ctx *ctx, void *arg);
-int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg);
-int acl_ioctl_import(struct acl_ctx *ctx, void *arg);
-void acl_undo_import(struct acl_ctx *ctx, void *arg);
+int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 
 /* clients.c: per-process detail, root only (debugfs) */
 void acl_clients_init(void);

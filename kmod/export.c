@@ -224,7 +224,7 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-int acl_ioctl_export(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_export *req = arg;
 	struct acl_export *exp;
@@ -280,7 +280,7 @@ out_unlock:
 	return ret;
 }
 
-int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_set_pid *req = arg;
 	struct acl_shareable sh;
@@ -330,7 +330,7 @@ static int acl_import_check(struct acl_export *exp)
 	return acl_whitelist_admits(&exp->whitelist);
 }
 
-int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_import *req = arg;
 	struct acl_shareable sh;
@@ -338,7 +338,7 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
 	struct acl_handle *h;
 	int ret;
 
-	if (req->flags)
+	if (req->flags || req->__reserved[0] || req->__reserved[1])
 		return -EINVAL;
 	ret = acl_shareable_read(&sh, req->share_type, req->shareable_uptr, req->shareable_len);
 	if (ret)
@@ -372,10 +372,10 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg)
 	if (ret)
 		goto err_erase;
 	acl_stat_add(ACL_STAT_IMPORTS, 1);
-	/* Once the lock is dropped another thread may free h. */
+	mutex_unlock(&ctx->lock);
 	req->out_handle = h->id;
 	req->out_mmap_offset = acl_mmap_offset(h->id);
-	mutex_unlock(&ctx->lock);
+	*pending = h;
 	return 0;
 
 err_erase:
@@ -387,12 +387,4 @@ err_unlock:
 err_put_export:
 	acl_export_put(exp);
 	return ret;
-}
-
-/* An IMPORT whose result could not be copied out: take it back. */
-void acl_undo_import(struct acl_ctx *ctx, void *arg)
-{
-	struct acl_share_import *req = arg;
-
-	acl_ctx_free_handle(ctx, req->out_handle);
 }

@@ -79,9 +79,13 @@ void acl_ctx_destroy(struct acl_ctx *ctx)
 }
 
 /**
- * acl_ctx_add_handle - give a handle a number in the table
+ * acl_ctx_add_handle - reserve a number in the table for a new handle
  * @ctx: the file's context, ctx->lock held
  * @h: the handle; its phys reference moves into the table
+ *
+ * The number is taken but finds nothing until acl_ctx_publish_handle():
+ * no other thread can free, map or export a handle whose ioctl has not
+ * returned it yet.
  *
  * Return: 0 with h->id set, -ENOMEM, or -EMFILE when all INT_MAX numbers
  * are taken.
@@ -91,7 +95,7 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
-	ret = xa_alloc_cyclic(&ctx->handles, &h->id, h, XA_LIMIT(1, INT_MAX),
+	ret = xa_alloc_cyclic(&ctx->handles, &h->id, XA_ZERO_ENTRY, XA_LIMIT(1, INT_MAX),
 			      &ctx->next_id, GFP_KERNEL_ACCOUNT);
 	if (ret == -EBUSY)
 		ret = -EMFILE;
@@ -99,6 +103,24 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
 		return ret;
 	acl_stat_add(ACL_STAT_HANDLES, 1);
 	return 0;
+}
+
+/* The ioctl that made @h has copied its number out: others may use it now. */
+void acl_ctx_publish_handle(struct acl_ctx *ctx, struct acl_handle *h)
+{
+	mutex_lock(&ctx->lock);
+	/* Replaces the reserved entry: nothing to allocate, cannot fail. */
+	xa_store(&ctx->handles, h->id, h, GFP_KERNEL);
+	mutex_unlock(&ctx->lock);
+}
+
+/* The ioctl that made @h could not return its number: it never existed. */
+void acl_ctx_abort_handle(struct acl_ctx *ctx, struct acl_handle *h)
+{
+	mutex_lock(&ctx->lock);
+	xa_erase(&ctx->handles, h->id);
+	acl_handle_destroy(ctx, h);
+	mutex_unlock(&ctx->lock);
 }
 
 /* Returns the handle's allocation with a new reference, or NULL. */
@@ -117,7 +139,7 @@ struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id)
 	return phys;
 }
 
-int acl_ioctl_info(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_info(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_info *info = arg;
 
@@ -141,7 +163,7 @@ static int acl_check_location(u32 loc_type, u32 loc_id)
 	}
 }
 
-int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_alloc *req = arg;
 	struct acl_phys *phys;
@@ -150,7 +172,7 @@ int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg)
 	u32 chunk;
 	int ret;
 
-	if (req->flags)
+	if (req->flags || req->__reserved[0] || req->__reserved[1])
 		return -EINVAL;
 	ret = acl_attr_chunk_size(req->mem_attr, req->location_type, &granularity, &chunk);
 	if (ret)
@@ -177,14 +199,12 @@ int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg)
 
 	mutex_lock(&ctx->lock);
 	ret = acl_ctx_add_handle(ctx, h);
-	if (!ret) {
-		/* Once the lock is dropped another thread may free h. */
-		req->out_handle = h->id;
-		req->out_mmap_offset = acl_mmap_offset(h->id);
-	}
 	mutex_unlock(&ctx->lock);
 	if (ret)
 		goto err_put_phys;
+	req->out_handle = h->id;
+	req->out_mmap_offset = acl_mmap_offset(h->id);
+	*pending = h;
 	return 0;
 
 err_put_phys:
@@ -192,14 +212,6 @@ err_put_phys:
 err_free_handle:
 	kfree(h);
 	return ret;
-}
-
-/* An ALLOC whose result could not be copied out: take it back. */
-void acl_undo_alloc(struct acl_ctx *ctx, void *arg)
-{
-	struct acl_share_alloc *req = arg;
-
-	acl_ctx_free_handle(ctx, req->out_handle);
 }
 
 /* Drops handle @id of the file; 0 or -ENOENT. */
@@ -215,7 +227,7 @@ int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id)
 	return h ? 0 : -ENOENT;
 }
 
-int acl_ioctl_free(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_free(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_free *req = arg;
 
@@ -224,13 +236,13 @@ int acl_ioctl_free(struct acl_ctx *ctx, void *arg)
 	return acl_ctx_free_handle(ctx, req->handle);
 }
 
-int acl_ioctl_query(struct acl_ctx *ctx, void *arg)
+int acl_ioctl_query(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_query *req = arg;
 	struct acl_handle *h;
 	struct acl_phys *phys;
 
-	if (req->flags)
+	if (req->flags || req->__reserved[0] || req->__reserved[1])
 		return -EINVAL;
 
 	mutex_lock(&ctx->lock);

@@ -48,38 +48,41 @@ union acl_ioctl_buf {
 	struct acl_share_import import;
 };
 
+/*
+ * An op that makes a handle (ALLOC, IMPORT) only reserves its number and
+ * returns the handle in *pending: nobody can find it until the result has
+ * been copied out, when the ioctl publishes it (or, if the copy fails,
+ * destroys it), as iommufd finalizes its objects.
+ */
 struct acl_ioctl_op {
 	size_t size;		/* the kernel's struct */
 	size_t min_size;	/* the first version of the struct */
-	int (*fn)(struct acl_ctx *ctx, void *arg);
-	/* Takes back a call whose result could not be copied out, or NULL. */
-	void (*undo)(struct acl_ctx *ctx, void *arg);
+	int (*fn)(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 	bool has_out;		/* the struct has out_ fields */
 };
 
-#define ACL_IOCTL_OP(_cmd, _fn, _undo, _out, _struct, _last)			\
+#define ACL_IOCTL_OP(_cmd, _fn, _out, _struct, _last)				\
 	[_IOC_NR(_cmd)] = {							\
 		.size = sizeof(_struct),					\
 		.min_size = offsetofend(_struct, _last),			\
 		.fn = _fn,							\
-		.undo = _undo,							\
 		.has_out = _out,						\
 	}
 
 static const struct acl_ioctl_op acl_ioctl_ops[] = {
-	ACL_IOCTL_OP(ACL_SHARE_IOC_INFO, acl_ioctl_info, NULL, true,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_INFO, acl_ioctl_info, true,
 		     struct acl_share_info, __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_ALLOC, acl_ioctl_alloc, acl_undo_alloc, true,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_ALLOC, acl_ioctl_alloc, true,
 		     struct acl_share_alloc, out_mmap_offset),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_FREE, acl_ioctl_free, NULL, false,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_FREE, acl_ioctl_free, false,
 		     struct acl_share_free, __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_QUERY, acl_ioctl_query, NULL, true,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_QUERY, acl_ioctl_query, true,
 		     struct acl_share_query, out_mmap_offset),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_EXPORT, acl_ioctl_export, NULL, false,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_EXPORT, acl_ioctl_export, false,
 		     struct acl_share_export, __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_SET_PID, acl_ioctl_set_pid, NULL, false,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_SET_PID, acl_ioctl_set_pid, false,
 		     struct acl_share_set_pid, __reserved),
-	ACL_IOCTL_OP(ACL_SHARE_IOC_IMPORT, acl_ioctl_import, acl_undo_import, true,
+	ACL_IOCTL_OP(ACL_SHARE_IOC_IMPORT, acl_ioctl_import, true,
 		     struct acl_share_import, out_mmap_offset),
 };
 
@@ -89,6 +92,7 @@ static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long a
 	void __user *uarg = (void __user *)arg;
 	unsigned int nr = _IOC_NR(cmd);
 	const struct acl_ioctl_op *op;
+	struct acl_handle *pending = NULL;
 	union acl_ioctl_buf buf;
 	size_t len;
 	u32 usize;
@@ -121,15 +125,17 @@ static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long a
 	if (op->has_out && copy_to_user(uarg, &buf, len))
 		return -EFAULT;
 
-	ret = op->fn(ctx, &buf);
+	ret = op->fn(ctx, &buf, &pending);
 	if (ret || !op->has_out)
 		return ret;
 	if (copy_to_user(uarg, &buf, len)) {
 		/* Unmapped by another thread since the probe: leave nothing behind. */
-		if (op->undo)
-			op->undo(ctx, &buf);
+		if (pending)
+			acl_ctx_abort_handle(ctx, pending);
 		return -EFAULT;
 	}
+	if (pending)
+		acl_ctx_publish_handle(ctx, pending);
 	return 0;
 }
 

@@ -11,21 +11,30 @@
  * QUERY of unknown handles, what QUERY reports, and the rules of mmap(2).
  */
 #include <linux/acl_share.h>
+#include <stddef.h>
 
 #include "acl_test_util.h"
 
 enum { IOC_INFO, IOC_ALLOC, IOC_FREE, IOC_QUERY, IOC_NR };
 
+/* The first version of a struct: up to and with its field @last. */
+#define FIRST(s, last) (uint32_t)(offsetof(struct s, last) + sizeof(((struct s *)0)->last))
+
 static const struct {
 	const char *name;
 	unsigned long cmd;
-	uint32_t size;
+	uint32_t size;		/* this header's struct */
+	uint32_t first;		/* the first version of it */
 	bool writes_back;
 } iocs[IOC_NR] = {
-	[IOC_INFO] = { "INFO", ACL_SHARE_IOC_INFO, sizeof(struct acl_share_info), true },
-	[IOC_ALLOC] = { "ALLOC", ACL_SHARE_IOC_ALLOC, sizeof(struct acl_share_alloc), true },
-	[IOC_FREE] = { "FREE", ACL_SHARE_IOC_FREE, sizeof(struct acl_share_free), false },
-	[IOC_QUERY] = { "QUERY", ACL_SHARE_IOC_QUERY, sizeof(struct acl_share_query), true },
+	[IOC_INFO] = { "INFO", ACL_SHARE_IOC_INFO, sizeof(struct acl_share_info),
+		       FIRST(acl_share_info, __reserved), true },
+	[IOC_ALLOC] = { "ALLOC", ACL_SHARE_IOC_ALLOC, sizeof(struct acl_share_alloc),
+			FIRST(acl_share_alloc, out_mmap_offset), true },
+	[IOC_FREE] = { "FREE", ACL_SHARE_IOC_FREE, sizeof(struct acl_share_free),
+		       FIRST(acl_share_free, __reserved), false },
+	[IOC_QUERY] = { "QUERY", ACL_SHARE_IOC_QUERY, sizeof(struct acl_share_query),
+			FIRST(acl_share_query, out_mmap_offset), true },
 };
 
 #define BUF_SIZE 8192
@@ -226,6 +235,8 @@ TEST_F(abi, non_zero_reserved_fields_are_refused)
 	static const uint32_t bad[] = { 1, 1U << 31, ~0U };
 	struct acl_share_info *info = (void *)self->buf;
 	struct acl_share_free *f = (void *)self->buf;
+	struct acl_share_alloc *a = (void *)self->buf;
+	struct acl_share_query *q = (void *)self->buf;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		valid_arg(IOC_INFO, info, sizeof(*info), 0);
@@ -234,20 +245,54 @@ TEST_F(abi, non_zero_reserved_fields_are_refused)
 		valid_arg(IOC_FREE, f, sizeof(*f), self->handle);
 		f->__reserved = bad[i];
 		EXPECT_EQ(-EINVAL, acl_ioctl(self->fd, ACL_SHARE_IOC_FREE, f));
+		for (int k = 0; k < 2; k++) {
+			valid_arg(IOC_ALLOC, a, sizeof(*a), 0);
+			a->__reserved[k] = bad[i];
+			EXPECT_EQ(-EINVAL, acl_ioctl(self->fd, ACL_SHARE_IOC_ALLOC, a))
+				TH_LOG("ALLOC __reserved[%d] = %#x", k, bad[i]);
+			valid_arg(IOC_QUERY, q, sizeof(*q), self->handle);
+			q->__reserved[k] = (uint64_t)bad[i] << 32;
+			EXPECT_EQ(-EINVAL, acl_ioctl(self->fd, ACL_SHARE_IOC_QUERY, q))
+				TH_LOG("QUERY __reserved[%d] = %#x << 32", k, bad[i]);
+		}
 		EXPECT_UNCHANGED();
 	}
 	EXPECT_HANDLE_ALIVE();
 }
 
+/* A client of the first version of ALLOC and QUERY (no reserved fields) still works. */
+TEST_F(abi, first_versions_of_grown_structs_work)
+{
+	struct acl_share_alloc *a = (void *)self->buf;
+	struct acl_share_query *q = (void *)self->buf;
+	uint32_t h;
+
+	memset(self->buf, 0xee, BUF_SIZE);
+	valid_arg(IOC_ALLOC, a, iocs[IOC_ALLOC].first, 0);
+	memset(a->__reserved, 0xee, sizeof(a->__reserved)); /* beyond its size: not read */
+	ASSERT_EQ(0, acl_ioctl(self->fd, ACL_SHARE_IOC_ALLOC, a));
+	h = a->out_handle;
+	EXPECT_EQ((uint64_t)0xeeeeeeeeeeeeeeeeULL, a->__reserved[0]) TH_LOG("written beyond the size");
+	valid_arg(IOC_QUERY, q, iocs[IOC_QUERY].first, h);
+	memset(q->__reserved, 0xee, sizeof(q->__reserved));
+	ASSERT_EQ(0, acl_ioctl(self->fd, ACL_SHARE_IOC_QUERY, q));
+	EXPECT_EQ((uint64_t)SZ_2M, q->out_length);
+	EXPECT_EQ((uint64_t)0xeeeeeeeeeeeeeeeeULL, q->__reserved[0]) TH_LOG("written beyond the size");
+	EXPECT_EQ(0, acl_raw_free(self->fd, h));
+	EXPECT_UNCHANGED();
+}
+
 TEST_F(abi, size_below_the_first_version_is_refused)
 {
 	for (int w = 0; w < IOC_NR; w++) {
-		const uint32_t sizes[] = { 0, 4, 8, iocs[w].size - 8, iocs[w].size - 4, iocs[w].size - 1 };
+		const uint32_t sizes[] = { 0, 4, 8, iocs[w].first - 8, iocs[w].first - 4,
+					   iocs[w].first - 1 };
 
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			valid_arg(w, self->buf, sizes[i], self->handle);
 			EXPECT_EQ(-EINVAL, acl_ioctl(self->fd, iocs[w].cmd, self->buf))
-				TH_LOG("%s with size %u (struct is %u)", iocs[w].name, sizes[i], iocs[w].size);
+				TH_LOG("%s with size %u (first version %u)", iocs[w].name, sizes[i],
+				       iocs[w].first);
 			EXPECT_UNCHANGED();
 		}
 	}

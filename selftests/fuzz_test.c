@@ -700,7 +700,7 @@ static const struct ioc iocs[I_NR] = {
 	[I_INFO] = { "INFO", ACL_SHARE_IOC_INFO, sizeof(struct acl_share_info),
 		     { EINVAL, E2BIG } },
 	[I_ALLOC] = { "ALLOC", ACL_SHARE_IOC_ALLOC, sizeof(struct acl_share_alloc),
-		      { EINVAL, ENODEV, ENOMEM, EOPNOTSUPP, EINTR, E2BIG } },
+		      { EINVAL, ENODEV, ENOMEM, EINTR, E2BIG } },
 	[I_FREE] = { "FREE", ACL_SHARE_IOC_FREE, sizeof(struct acl_share_free),
 		     { EINVAL, ENOENT, E2BIG } },
 	[I_QUERY] = { "QUERY", ACL_SHARE_IOC_QUERY, sizeof(struct acl_share_query),
@@ -872,7 +872,7 @@ static void op_alloc(void)
 	static const uint32_t attrs[] = { 3, 5, 9, 12, 15, 13, 16, 1, 4, 2 };
 	static const uint32_t locs[] = { ACL_SHARE_LOC_HOST, ACL_SHARE_LOC_DEVICE,
 					 ACL_SHARE_LOC_HOST_NUMA };
-	struct acl_share_alloc a = { .flags = rnd_flags() };
+	struct acl_share_alloc a = { .flags = rnd_flags(), .__reserved = { rnd_reserved() } };
 	bool exact;
 	int ret;
 
@@ -936,13 +936,13 @@ static void op_free(void)
 static void op_query(void)
 {
 	struct handle *h;
-	struct acl_share_query a = { .flags = rnd_flags() };
+	struct acl_share_query a = { .flags = rnd_flags(), .__reserved = { 0, rnd_reserved() } };
 	bool exact;
 	int ret;
 
 	a.handle = rnd_handle(&h);
 	ret = fuzz_ioctl(I_QUERY, &a, &exact, h ? "(live)" : "(bad)");
-	if (!h || !exact || a.flags || W.inherited_fd)
+	if (!h || !exact || a.flags || a.__reserved[1] || W.inherited_fd)
 		return;
 	if (ret)
 		fuzz_fail("well-formed QUERY of live handle %u failed: %s", h->id, errname(-ret));
@@ -1027,7 +1027,7 @@ static void op_set_pid(void)
 
 static void op_import(void)
 {
-	struct acl_share_import a = { .flags = rnd_flags() };
+	struct acl_share_import a = { .flags = rnd_flags(), .__reserved = { rnd_reserved() } };
 	struct token t;
 	bool exact, valid;
 	int ret;

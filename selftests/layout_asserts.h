@@ -241,13 +241,14 @@ UAPI_FIELD(acl_share_info, __reserved, 20, 4);
 UAPI_IOCTL(ACL_SHARE_IOC_INFO, 0x00, acl_share_info);
 
 UAPI_HEAD(acl_share_alloc);
-LAYOUT_ASSERT(sizeof(struct acl_share_alloc) == 40);
+LAYOUT_ASSERT(sizeof(struct acl_share_alloc) == 56);
 UAPI_FIELD(acl_share_alloc, length, 8, 8);
 UAPI_FIELD(acl_share_alloc, mem_attr, 16, 4);
 UAPI_FIELD(acl_share_alloc, location_type, 20, 4);
 UAPI_FIELD(acl_share_alloc, location_id, 24, 4);
 UAPI_FIELD(acl_share_alloc, out_handle, 28, 4);
 UAPI_FIELD(acl_share_alloc, out_mmap_offset, 32, 8);
+UAPI_FIELD(acl_share_alloc, __reserved, 40, 16);
 UAPI_IOCTL(ACL_SHARE_IOC_ALLOC, 0x01, acl_share_alloc);
 
 UAPI_HEAD(acl_share_free);
@@ -257,7 +258,7 @@ UAPI_FIELD(acl_share_free, __reserved, 12, 4);
 UAPI_IOCTL(ACL_SHARE_IOC_FREE, 0x02, acl_share_free);
 
 UAPI_HEAD(acl_share_query);
-LAYOUT_ASSERT(sizeof(struct acl_share_query) == 48);
+LAYOUT_ASSERT(sizeof(struct acl_share_query) == 64);
 UAPI_FIELD(acl_share_query, handle, 8, 4);
 UAPI_FIELD(acl_share_query, out_flags, 12, 4);
 UAPI_FIELD(acl_share_query, out_length, 16, 8);
@@ -266,6 +267,7 @@ UAPI_FIELD(acl_share_query, out_location_type, 28, 4);
 UAPI_FIELD(acl_share_query, out_location_id, 32, 4);
 UAPI_FIELD(acl_share_query, out_page_size, 36, 4);
 UAPI_FIELD(acl_share_query, out_mmap_offset, 40, 8);
+UAPI_FIELD(acl_share_query, __reserved, 48, 16);
 UAPI_IOCTL(ACL_SHARE_IOC_QUERY, 0x03, acl_share_query);
 
 UAPI_HEAD(acl_share_export);
@@ -288,13 +290,14 @@ UAPI_FIELD(acl_share_set_pid, __reserved, 36, 4);
 UAPI_IOCTL(ACL_SHARE_IOC_SET_PID, 0x05, acl_share_set_pid);
 
 UAPI_HEAD(acl_share_import);
-LAYOUT_ASSERT(sizeof(struct acl_share_import) == 40);
+LAYOUT_ASSERT(sizeof(struct acl_share_import) == 56);
 UAPI_FIELD(acl_share_import, share_type, 8, 4);
 UAPI_FIELD(acl_share_import, shareable_len, 12, 4);
 UAPI_FIELD(acl_share_import, shareable_uptr, 16, 8);
 UAPI_FIELD(acl_share_import, device_id, 24, 4);
 UAPI_FIELD(acl_share_import, out_handle, 28, 4);
 UAPI_FIELD(acl_share_import, out_mmap_offset, 32, 8);
+UAPI_FIELD(acl_share_import, __reserved, 40, 16);
 UAPI_IOCTL(ACL_SHARE_IOC_IMPORT, 0x06, acl_share_import);
 
 #endif /* ACL_LAYOUT_ASSERTS_H */

@@ -23,10 +23,19 @@
  *           of a fork()): handles belong to the process that opened the device;
  *  -ENOTTY  unknown ioctl number.
  *
- * Handles are small integers local to one open file. The pages of an
- * allocation are mapped with mmap(2) on the same file at the offset the
- * kernel reports (mmap_offset), with MAP_SHARED and a length equal to the
- * allocation's length.
+ * Handles are small integers local to one open file. A handle that ALLOC
+ * or IMPORT makes is found by nothing (FREE, QUERY, EXPORT, mmap) until
+ * the call has written its result back: a call that gets -EFAULT made
+ * nothing.
+ *
+ * The pages of an allocation are mapped with mmap(2) on the same file at
+ * the offset the kernel reports (mmap_offset), with MAP_SHARED and a length
+ * equal to the allocation's length; a mapping of 2 MiB or more is placed at
+ * a 2 MiB boundary (unless MAP_FIXED or an honoured hint says otherwise).
+ * mmap(2) errors: -EACCES (the file was opened by another process,
+ * PROT_EXEC, or PROT_WRITE on a file opened read-only), -EINVAL (not
+ * MAP_SHARED, a length other than the allocation's, an offset beyond any
+ * handle), -ENOENT (no such handle).
  */
 #ifndef _UAPI_LINUX_ACL_SHARE_H
 #define _UAPI_LINUX_ACL_SHARE_H
@@ -105,20 +114,22 @@ struct acl_share_info {
  *               HOST_NUMA, ignored for HOST
  * @out_handle: the new handle
  * @out_mmap_offset: the mmap(2) offset that maps this allocation
+ * @__reserved: must be 0 (since the second version of the struct)
  *
- * The pages are zeroed, charged to the caller's memory cgroup and never
- * swapped while the allocation exists. They count against the caller's
+ * The pages are zeroed, charged to the caller's memory cgroup, never
+ * swapped or moved while the allocation exists, and come from the NUMA
+ * node @location_id for HOST_NUMA. They count against the caller's
  * RLIMIT_MEMLOCK (per user, as io_uring and RDMA pinned pages do) unless it
- * has CAP_IPC_LOCK.
+ * has CAP_IPC_LOCK. Huge attributes get 2 MiB physically contiguous chunks
+ * on every kernel; the kernel compacts memory to find them.
  *
- * Errors: -EINVAL (flags, size, length, mem_attr, location_type, a DDR
- * attribute on a DEVICE location, an offline NUMA node), -ENODEV (device
- * index >= device_count), -ENOMEM (out of memory, memory cgroup limit,
- * RLIMIT_MEMLOCK, the system's limit of open files, or no 2 MiB contiguous
- * chunk for a huge attribute),
- * -EOPNOTSUPP (a huge attribute on a kernel without transparent huge
- * pages), -EINTR (a fatal signal arrived while allocating), -EMFILE (the
- * file holds INT_MAX handles), -E2BIG.
+ * Errors: -EINVAL (flags, __reserved, size, length, mem_attr,
+ * location_type, a DDR attribute on a DEVICE location, an offline NUMA
+ * node), -ENODEV (device index >= device_count), -ENOMEM (out of memory,
+ * memory cgroup limit, RLIMIT_MEMLOCK, the system's limit of open files,
+ * or no 2 MiB contiguous chunk for a huge attribute even after
+ * compaction), -EINTR (a fatal signal arrived while allocating), -EMFILE
+ * (the file holds INT_MAX handles), -E2BIG.
  */
 struct acl_share_alloc {
 	__u32 size;
@@ -129,6 +140,7 @@ struct acl_share_alloc {
 	__u32 location_id;
 	__u32 out_handle;
 	__aligned_u64 out_mmap_offset;
+	__aligned_u64 __reserved[2];
 };
 
 #define ACL_SHARE_IOC_ALLOC _IOWR(ACL_SHARE_IOC_TYPE, 0x01, struct acl_share_alloc)
@@ -175,10 +187,13 @@ enum acl_share_query_flags {
  * @out_mem_attr: the aclrtMemAttr it was allocated with
  * @out_location_type: ACL_SHARE_LOC_*
  * @out_location_id: device index or NUMA node
- * @out_page_size: the size of the chunks backing it (4 KiB or 2 MiB)
+ * @out_page_size: the size of the chunks backing it (the kernel's base page
+ *                 size, or 2 MiB)
  * @out_mmap_offset: the mmap(2) offset that maps it
+ * @__reserved: must be 0 (since the second version of the struct)
  *
- * Errors: -EINVAL (flags, size), -ENOENT (no such handle), -E2BIG.
+ * Errors: -EINVAL (flags, __reserved, size), -ENOENT (no such handle),
+ * -E2BIG.
  */
 struct acl_share_query {
 	__u32 size;
@@ -191,6 +206,7 @@ struct acl_share_query {
 	__u32 out_location_id;
 	__u32 out_page_size;
 	__aligned_u64 out_mmap_offset;
+	__aligned_u64 __reserved[2];
 };
 
 #define ACL_SHARE_IOC_QUERY _IOWR(ACL_SHARE_IOC_TYPE, 0x03, struct acl_share_query)
@@ -275,8 +291,9 @@ struct acl_share_set_pid {
  * @device_id: the device the importer works on (< device_count)
  * @out_handle: the new handle of this file
  * @out_mmap_offset: the mmap(2) offset that maps it
+ * @__reserved: must be 0 (since the second version of the struct)
  *
- * Errors: -EINVAL (flags, size, share_type, shareable_len), -ENODEV
+ * Errors: -EINVAL (flags, __reserved, size, share_type, shareable_len), -ENODEV
  * (device_id), -ENOENT (unknown, malformed or revoked shareable handle, or
  * one whose exporter has exited),
  * -EPERM (the caller is the exporter, or is not whitelisted), -EEXIST (this
@@ -292,6 +309,7 @@ struct acl_share_import {
 	__u32 device_id;
 	__u32 out_handle;
 	__aligned_u64 out_mmap_offset;
+	__aligned_u64 __reserved[2];
 };
 
 #define ACL_SHARE_IOC_IMPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x06, struct acl_share_import)
