@@ -75,4 +75,34 @@ static inline struct page *acl_alloc_chunk(gfp_t gfp, unsigned int order, int ni
 #endif
 }
 
+/*
+ * Before 5.11 a page charged to a memcg by __GFP_ACCOUNT was typed
+ * PageKmemcg, a type kept in its _mapcount, which a user mapping needs.
+ * acl_chunk_mappable() takes the type off a freshly charged chunk;
+ * acl_chunk_unmappable() puts it back once no mapping is left, so that
+ * freeing the page still uncharges it (and does not find a charged page
+ * that is not typed). page->mem_cgroup says whether it was charged.
+ */
+#ifdef PG_kmemcg
+static inline void acl_chunk_mappable(struct page *page)
+{
+	if (PageKmemcg(page))
+		__ClearPageKmemcg(page);
+}
+
+static inline void acl_chunk_unmappable(struct page *page)
+{
+	if (page->mem_cgroup)
+		__SetPageKmemcg(page);
+}
+#else
+static inline void acl_chunk_mappable(struct page *page)
+{
+}
+
+static inline void acl_chunk_unmappable(struct page *page)
+{
+}
+#endif
+
 #endif /* ACL_SHARE_COMPAT_H */

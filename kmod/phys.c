@@ -204,6 +204,8 @@ static void acl_phys_free_chunks(struct acl_phys *phys, unsigned long count)
 	for (i = 0; i < count; i++) {
 		/* A GUP reference may outlive the allocation: it finds no mapping. */
 		phys->chunks[i]->mapping = NULL;
+		/* No VMA is left (each holds the allocation), so no PTE maps it. */
+		acl_chunk_unmappable(phys->chunks[i]);
 		put_page(phys->chunks[i]);
 		if (!(i % 1024))
 			cond_resched();
@@ -225,6 +227,7 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 		page = acl_alloc_chunk(gfp, order, nid);
 		if (!page)
 			goto err_free;
+		acl_chunk_mappable(page);
 		page->mapping = mapping;
 		page->index = i * per_chunk;
 		phys->chunks[i] = page;

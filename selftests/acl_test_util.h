@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -272,6 +273,21 @@ static inline int acl_counters_diff(const struct acl_counters *start, unsigned i
 		}                                                                \
 	} while (0)
 
+/*
+ * The RLIMIT_MEMLOCK the tests give a process before it drops root: 8 MiB,
+ * Linux's default since 5.16. Before 5.16 the default is 64 KiB, and an
+ * operator raises it for the users of the API (README): so do the tests,
+ * so that every kernel runs them alike. Returns 0 or -errno.
+ */
+#define ACL_TEST_MEMLOCK (8UL << 20)
+
+static inline int acl_set_test_memlock(void)
+{
+	struct rlimit rl = { ACL_TEST_MEMLOCK, ACL_TEST_MEMLOCK };
+
+	return setrlimit(RLIMIT_MEMLOCK, &rl) ? -errno : 0;
+}
+
 /* Waits for @pid; returns its wait status, or -1 (errno set). */
 static inline int acl_wait(pid_t pid)
 {
@@ -363,17 +379,23 @@ static inline int acl_tell(struct acl_chan *ch, char tag)
 	return write(ch->wr, &tag, 1) == 1 ? 0 : -1;
 }
 
-/* Waits for @tag; returns 0, or -1 on timeout, EOF or another tag. */
-static inline int acl_hear(struct acl_chan *ch, char tag)
+/* Waits up to @ms for @tag; returns 0, or -1 on timeout, EOF or another tag. */
+static inline int acl_hear_within(struct acl_chan *ch, char tag, int ms)
 {
 	struct pollfd pfd = { .fd = ch->rd, .events = POLLIN };
 	char got;
 
-	if (poll(&pfd, 1, ACL_SYNC_TIMEOUT_MS) != 1)
+	if (poll(&pfd, 1, ms) != 1)
 		return -1;
 	if (read(ch->rd, &got, 1) != 1)
 		return -1;
 	return got == tag ? 0 : -1;
+}
+
+/* Waits for @tag; returns 0, or -1 on timeout, EOF or another tag. */
+static inline int acl_hear(struct acl_chan *ch, char tag)
+{
+	return acl_hear_within(ch, tag, ACL_SYNC_TIMEOUT_MS);
 }
 
 /* Sends and receives a plain value (an address, a handle) over the channel. */

@@ -1895,7 +1895,8 @@ static void worker(int slot, uint64_t seed, uint32_t life, uint32_t start, uint3
 	W.tgid = getpid();
 	rng_seed(seed, (uint64_t)slot + 1, life);
 	if (slot & 1) {
-		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		if (acl_set_test_memlock() || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
 			fuzz_fail("dropping privileges: %s", strerror(errno));
 	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -28,10 +28,11 @@ checkpatch() {
 		--ignore "SPDX_LICENSE_TAG,FILE_PATH_CHANGES$1" -f "${@:2}"
 }
 # kmod/compat.h is the one place where kernel versions are compared, which
-# checkpatch discourages in code meant for mainline.
+# checkpatch discourages in code meant for mainline, and where old kernels'
+# CamelCase page-type helpers are called.
 if ! checkpatch '' $(ls "$src"/kmod/*.c "$src"/kmod/*.h | grep -v '/compat\.h$') \
 	"$src"/include/uapi/linux/acl_share.h ||
-	! checkpatch ,LINUX_VERSION_CODE,CONSTANT_COMPARISON "$src"/kmod/compat.h; then
+	! checkpatch ,LINUX_VERSION_CODE,CONSTANT_COMPARISON,CAMELCASE "$src"/kmod/compat.h; then
 	status=1
 fi
 

@@ -460,7 +460,8 @@ if [[ -n $bad ]]; then
 	sed 's/^/  /' <<<"$bad"
 	if has_marker 'dmesg-end@@'; then # (else it was on the console already)
 		echo "=== in context:"
-		grep -E -B2 -A25 "$bad_re" <<<"$klog" | head -n 200 | sed 's/^/  | /'
+		# (awk, not head: under pipefail grep's SIGPIPE would end the runner here)
+		grep -E -B2 -A25 "$bad_re" <<<"$klog" | awk 'NR <= 200 { print "  | " $0 }'
 	fi
 fi
 
