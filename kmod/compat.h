@@ -52,27 +52,26 @@ static inline unsigned long acl_mm_get_unmapped_area(struct file *file, unsigned
 }
 
 /*
- * A chunk of 2^@order pages (compound when @order > 0), from node @nid only
- * unless NUMA_NO_NODE. folio_alloc() (5.16) also prepares a large folio for
+ * 2^@order pages, from node @nid only unless NUMA_NO_NODE. With __GFP_COMP
+ * in @gfp, one compound page, which folio_alloc() (5.16) also prepares for
  * the rmap of the kernel it runs on.
  */
 static inline struct page *acl_alloc_chunk(gfp_t gfp, unsigned int order, int nid)
 {
-#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 16, 0)
-	if (order)
-		gfp |= __GFP_COMP;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 16, 0)
+	struct folio *folio;
+
+	if (gfp & __GFP_COMP) {
+		if (nid == NUMA_NO_NODE)
+			folio = folio_alloc(gfp, order);
+		else
+			folio = __folio_alloc_node(gfp | __GFP_THISNODE, order, nid);
+		return folio ? &folio->page : NULL;
+	}
+#endif
 	if (nid == NUMA_NO_NODE)
 		return alloc_pages(gfp, order);
 	return alloc_pages_node(nid, gfp | __GFP_THISNODE, order);
-#else
-	struct folio *folio;
-
-	if (nid == NUMA_NO_NODE)
-		folio = folio_alloc(gfp, order);
-	else
-		folio = __folio_alloc_node(gfp | __GFP_THISNODE, order, nid);
-	return folio ? &folio->page : NULL;
-#endif
 }
 
 /*

@@ -45,6 +45,9 @@
 
 static struct vfsmount *acl_mnt;
 
+/* Attempts per huge chunk beyond the first; see acl_phys_populate(). */
+#define ACL_CHUNK_RETRIES 128
+
 /*
  * What /proc/<pid>/maps shows for a mapping of an allocation (the inode
  * column tells allocations apart: processes sharing one show the same).
@@ -196,20 +199,61 @@ static void acl_unaccount_pinned(struct acl_phys *phys)
 	put_cred(phys->cred);
 }
 
+/*
+ * Is a 2 MiB chunk mapped with one PMD on this kernel? Then it is one
+ * compound page, which the core maps whole. Elsewhere (no THP, or a PMD
+ * larger than 2 MiB) the chunk is split into base pages, still physically
+ * contiguous: the core meets only order-0 pages there, never a large folio
+ * it would try to split (madvise(MADV_PAGEOUT) of a PTE-mapped large folio
+ * loops for ever on a kernel without THP).
+ */
+static bool acl_chunk_is_compound(unsigned int order)
+{
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	return order == HPAGE_PMD_ORDER && has_transparent_hugepage();
+#else
+	return false;
+#endif
+}
+
+/* The pages of chunk @i: one compound page, or @per_chunk base pages. */
+static unsigned long acl_chunk_pages(const struct acl_phys *phys, unsigned long i)
+{
+	return PageCompound(phys->chunks[i]) ? 1 : phys->chunk_size >> PAGE_SHIFT;
+}
+
 /* Frees the first @count chunks. */
 static void acl_phys_free_chunks(struct acl_phys *phys, unsigned long count)
 {
-	unsigned long i;
+	unsigned long i, j, n;
+	struct page *page;
 
 	for (i = 0; i < count; i++) {
-		/* A GUP reference may outlive the allocation: it finds no mapping. */
-		phys->chunks[i]->mapping = NULL;
-		/* No VMA is left (each holds the allocation), so no PTE maps it. */
-		acl_chunk_unmappable(phys->chunks[i]);
-		put_page(phys->chunks[i]);
-		if (!(i % 1024))
+		n = acl_chunk_pages(phys, i);
+		for (j = 0; j < n; j++) {
+			page = nth_page(phys->chunks[i], j);
+			/* A GUP reference may outlive the allocation: it finds no mapping. */
+			page->mapping = NULL;
+			/* No VMA is left (each holds the allocation), so no PTE maps it. */
+			acl_chunk_unmappable(page);
+			put_page(page);
+		}
+		if (!(i % 64))
 			cond_resched();
 	}
+}
+
+/* Allocates one chunk of 2^@order pages (see acl_chunk_is_compound()). */
+static struct page *acl_chunk_alloc(gfp_t gfp, unsigned int order, int nid)
+{
+	struct page *page;
+
+	if (acl_chunk_is_compound(order) || !order)
+		return acl_alloc_chunk(gfp | (order ? __GFP_COMP : 0), order, nid);
+	page = acl_alloc_chunk(gfp, order, nid);
+	if (page)
+		split_page(page, order);
+	return page;
 }
 
 static int acl_phys_populate(struct acl_phys *phys, int nid)
@@ -218,19 +262,35 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 	unsigned int order = get_order(phys->chunk_size);
 	pgoff_t per_chunk = phys->chunk_size >> PAGE_SHIFT;
 	struct address_space *mapping = phys->file->f_mapping;
+	unsigned int retries;
 	struct page *page;
-	unsigned long i;
+	unsigned long i, j;
 
 	for (i = 0; i < phys->nr_chunks; i++) {
 		if (fatal_signal_pending(current))
 			goto err_free;
-		page = acl_alloc_chunk(gfp, order, nid);
+		page = acl_chunk_alloc(gfp, order, nid);
+		/*
+		 * A failed compaction defers the next ones of this order
+		 * (up to 64 attempts; PREEMPT_RT's compaction gives up
+		 * often): try on while free memory could still hold the
+		 * chunk, as writes of nr_hugepages do.
+		 */
+		for (retries = 0; !page && order && retries < ACL_CHUNK_RETRIES &&
+		     global_zone_page_state(NR_FREE_PAGES) > 2 * per_chunk &&
+		     !fatal_signal_pending(current); retries++) {
+			cond_resched();
+			page = acl_chunk_alloc(gfp, order, nid);
+		}
 		if (!page)
 			goto err_free;
-		acl_chunk_mappable(page);
-		page->mapping = mapping;
-		page->index = i * per_chunk;
 		phys->chunks[i] = page;
+		/* A compound chunk's head stands for all of it. */
+		for (j = 0; j < acl_chunk_pages(phys, i); j++) {
+			acl_chunk_mappable(nth_page(page, j));
+			nth_page(page, j)->mapping = mapping;
+			nth_page(page, j)->index = i * per_chunk + j;
+		}
 		cond_resched();
 	}
 	return 0;
