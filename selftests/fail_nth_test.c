@@ -35,7 +35,7 @@
  * of 6.1), so those need no setting. The type filters do apply first
  * (mm/failslab.c, mm/page_alloc.c): the setup clears ignore-gfp-wait (else a
  * sleeping allocation is never failed) and fail_page_alloc's
- * ignore-gfp-highmem (shmem pages are GFP_HIGHUSER), lowers min-order to 0
+ * ignore-gfp-highmem (the module's pages are GFP_HIGHUSER), lowers min-order to 0
  * (default 1: single pages would never fail) and sets verbose to 0 (the
  * default prints a stack trace per injected failure, and the VM runner fails
  * the run on any "Call Trace").

@@ -9,11 +9,12 @@
 #                   (KASAN, lockdep, kmemleak, fault injection) built once from Debian's
 #                   linux-source-6.1 and cached (tools/build-debug-kernel.sh: ~11 min the
 #                   first time), with a kmemleak scan at the end (build-debug/);
-#   x86_64-6.12, x86_64-5.10, arm64-6.1:
-#                   the selftests, the lint and the demo against Debian's other kernels,
-#                   downloaded (not installed) by tools/fetch-kernel.sh; the arm64 legs are
-#                   cross-built (tools/cross/aarch64-linux-gnu.ini) and boot
-#                   qemu-system-aarch64 (build-LEG/).
+#   x86_64-6.12, x86_64-6.12-rt, x86_64-5.10, arm64-6.1, arm64-6.12-16k:
+#                   the selftests, the lint and the demo against Debian's other kernels
+#                   (PREEMPT_RT; 16 KiB pages), downloaded (not installed) by
+#                   tools/fetch-kernel.sh; the arm64 legs are cross-built
+#                   (tools/cross/aarch64-linux-gnu.ini) and boot qemu-system-aarch64
+#                   (build-LEG/).
 # Each leg ends with "=== leg NAME: N passed, M failed"; the last line of output is
 # "N passed, N failed" over all legs: the selftests' results counted by the VM runner,
 # plus one per other meson test. Exit status 0 only if nothing failed.
@@ -28,7 +29,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-all_legs=(stock debug x86_64-6.12 x86_64-5.10 arm64-6.1)
+all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1 arm64-6.12-16k)
 legs=()
 while (($#)); do
 	case $1 in
