@@ -74,8 +74,6 @@ struct acl_ctx {
 };
 
 /* phys.c */
-int acl_phys_init(void);
-void acl_phys_exit(void);
 int acl_attr_chunk_size(u32 mem_attr, u32 loc_type, u64 *granularity, u32 *chunk);
 struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc_id);
 struct page *acl_phys_page(const struct acl_phys *phys, pgoff_t pgoff);

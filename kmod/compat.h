@@ -74,6 +74,13 @@ static inline struct page *acl_alloc_chunk(gfp_t gfp, unsigned int order, int ni
 	return alloc_pages_node(nid, gfp | __GFP_THISNODE, order);
 }
 
+/* 6.7 gave vm_ops->get_policy() the interleave index. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define ACL_GET_POLICY_ARGS struct vm_area_struct *vma, unsigned long addr, pgoff_t *ilx
+#else
+#define ACL_GET_POLICY_ARGS struct vm_area_struct *vma, unsigned long addr
+#endif
+
 /*
  * Before 5.11 a page charged to a memcg by __GFP_ACCOUNT was typed
  * PageKmemcg, a type kept in its _mapcount, which a user mapping needs.

@@ -109,8 +109,8 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
 void acl_ctx_publish_handle(struct acl_ctx *ctx, struct acl_handle *h)
 {
 	mutex_lock(&ctx->lock);
-	/* Replaces the reserved entry: nothing to allocate, cannot fail. */
-	xa_store(&ctx->handles, h->id, h, GFP_KERNEL);
+	/* Replaces the reserved entry (nobody can erase it): nothing to allocate. */
+	WARN_ON(xa_is_err(xa_store(&ctx->handles, h->id, h, GFP_KERNEL)));
 	mutex_unlock(&ctx->lock);
 }
 
@@ -157,7 +157,8 @@ static int acl_check_location(u32 loc_type, u32 loc_id)
 	case ACL_SHARE_LOC_DEVICE:
 		return loc_id < acl_device_count ? 0 : -ENODEV;
 	case ACL_SHARE_LOC_HOST_NUMA:
-		return loc_id < MAX_NUMNODES && node_online(loc_id) ? 0 : -EINVAL;
+		/* A node with memory: its pages come from there only. */
+		return loc_id < MAX_NUMNODES && node_state(loc_id, N_MEMORY) ? 0 : -EINVAL;
 	default:
 		return 0;
 	}
@@ -220,9 +221,15 @@ int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id)
 	struct acl_handle *h;
 
 	mutex_lock(&ctx->lock);
-	h = xa_erase(&ctx->handles, id);
-	if (h)
+	/*
+	 * Look first: xa_erase() of a number another thread's ALLOC or
+	 * IMPORT has reserved would return NULL and delete the reservation.
+	 */
+	h = xa_load(&ctx->handles, id);
+	if (h) {
+		xa_erase(&ctx->handles, id);
 		acl_handle_destroy(ctx, h);
+	}
 	mutex_unlock(&ctx->lock);
 	return h ? 0 : -ENOENT;
 }

@@ -226,12 +226,9 @@ static int __init acl_share_init(void)
 		return -EINVAL;
 	}
 
-	ret = acl_phys_init();
-	if (ret)
-		return ret;
 	ret = acl_export_init();
 	if (ret)
-		goto err_phys;
+		return ret;
 	ret = misc_register(&acl_share_misc);
 	if (ret)
 		goto err_export;
@@ -240,8 +237,6 @@ static int __init acl_share_init(void)
 
 err_export:
 	acl_export_exit();
-err_phys:
-	acl_phys_exit();
 	return ret;
 }
 
@@ -250,7 +245,6 @@ static void __exit acl_share_exit(void)
 	acl_clients_exit();
 	misc_deregister(&acl_share_misc);
 	acl_export_exit();
-	acl_phys_exit();
 }
 
 module_init(acl_share_init);

@@ -43,7 +43,9 @@
 
 #define ACL_SHARE_FS_MAGIC 0x61636c73	/* "acls" */
 
+/* Pinned by every allocation (simple_pin_fs()), as DRM pins its inode filesystem. */
 static struct vfsmount *acl_mnt;
+static int acl_mnt_count;
 
 /* Attempts per huge chunk beyond the first; see acl_phys_populate(). */
 #define ACL_CHUNK_RETRIES 128
@@ -77,32 +79,27 @@ static int acl_fs_init_fs_context(struct fs_context *fc)
 	return 0;
 }
 
-/* Never registered: only kern_mount() below knows it. */
+/*
+ * Never registered: only simple_pin_fs() below mounts it. Its superblock
+ * holds the module (.owner) until kill_sb has run, so that the last fput()
+ * of an allocation's file, which drops the file's own module reference
+ * before its dentry and mount, never runs freed code.
+ */
 static struct file_system_type acl_fs_type = {
+	.owner = THIS_MODULE,
 	.name = "acl_share",
 	.init_fs_context = acl_fs_init_fs_context,
 	.kill_sb = kill_anon_super,
 };
 
-/* The file of an allocation: it only owns the pages (mmap goes through /dev/acl_share). */
+/*
+ * The file of an allocation: it only owns the pages (mmap goes through
+ * /dev/acl_share); msync() of a mapping has nothing to write back.
+ */
 static const struct file_operations acl_phys_fops = {
 	.owner = THIS_MODULE,
+	.fsync = noop_fsync,
 };
-
-int acl_phys_init(void)
-{
-	acl_mnt = kern_mount(&acl_fs_type);
-	if (IS_ERR(acl_mnt)) {
-		pr_err("cannot mount the allocations' filesystem (%ld)\n", PTR_ERR(acl_mnt));
-		return PTR_ERR(acl_mnt);
-	}
-	return 0;
-}
-
-void acl_phys_exit(void)
-{
-	kern_unmount(acl_mnt);
-}
 
 enum acl_page_kind { ACL_PAGES_NORMAL, ACL_PAGES_HUGE, ACL_PAGES_HUGE1G };
 
@@ -232,8 +229,14 @@ static void acl_phys_free_chunks(struct acl_phys *phys, unsigned long count)
 		n = acl_chunk_pages(phys, i);
 		for (j = 0; j < n; j++) {
 			page = nth_page(phys->chunks[i], j);
-			/* A GUP reference may outlive the allocation: it finds no mapping. */
+			/*
+			 * A GUP reference may outlive the allocation: it finds
+			 * no mapping. Under the page lock, as truncation does:
+			 * set_page_dirty_lock() reads the mapping under it.
+			 */
+			lock_page(page);
 			page->mapping = NULL;
+			unlock_page(page);
 			/* No VMA is left (each holds the allocation), so no PTE maps it. */
 			acl_chunk_unmappable(page);
 			put_page(page);
@@ -256,6 +259,26 @@ static struct page *acl_chunk_alloc(gfp_t gfp, unsigned int order, int nid)
 	return page;
 }
 
+/*
+ * May a huge chunk that could not be had be tried again? Only if a base
+ * page can be, charged and placed the same way: else the memory cgroup
+ * is at memory.max or the node is full, which compaction cannot cure.
+ */
+static bool acl_chunk_may_retry(gfp_t gfp, int nid)
+{
+	struct page *page;
+
+	if (fatal_signal_pending(current))
+		return false;
+	cond_resched();
+	/* One try (__GFP_NORETRY): never the OOM killer for a probe. */
+	page = acl_alloc_chunk((gfp & ~(__GFP_RETRY_MAYFAIL | __GFP_ZERO)) | __GFP_NORETRY, 0, nid);
+	if (!page)
+		return false;
+	__free_page(page);
+	return true;
+}
+
 static int acl_phys_populate(struct acl_phys *phys, int nid)
 {
 	gfp_t gfp = GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT | __GFP_RETRY_MAYFAIL | __GFP_NOWARN;
@@ -273,15 +296,12 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 		/*
 		 * A failed compaction defers the next ones of this order
 		 * (up to 64 attempts; PREEMPT_RT's compaction gives up
-		 * often): try on while free memory could still hold the
-		 * chunk, as writes of nr_hugepages do.
+		 * often): try on, as writes of nr_hugepages do, while only
+		 * fragmentation stands in the way.
 		 */
 		for (retries = 0; !page && order && retries < ACL_CHUNK_RETRIES &&
-		     global_zone_page_state(NR_FREE_PAGES) > 2 * per_chunk &&
-		     !fatal_signal_pending(current); retries++) {
-			cond_resched();
+		     acl_chunk_may_retry(gfp, nid); retries++)
 			page = acl_chunk_alloc(gfp, order, nid);
-		}
 		if (!page)
 			goto err_free;
 		phys->chunks[i] = page;
@@ -300,16 +320,24 @@ err_free:
 	return fatal_signal_pending(current) ? -EINTR : -ENOMEM;
 }
 
-/* The allocation's inode and file. */
+/* The allocation's inode and file, on a pinned mount of the pseudo filesystem. */
 static int acl_phys_file(struct acl_phys *phys)
 {
 	struct inode *inode;
+	int ret;
 
+	ret = simple_pin_fs(&acl_fs_type, &acl_mnt, &acl_mnt_count);
+	if (ret)
+		return ret;
 	inode = alloc_anon_inode(acl_mnt->mnt_sb);
-	if (IS_ERR(inode))
-		return PTR_ERR(inode);
+	if (IS_ERR(inode)) {
+		ret = PTR_ERR(inode);
+		goto err_unpin;
+	}
 	/* Faults check the page against i_size (6.12 maps PTEs past it). */
 	i_size_write(inode, phys->length);
+	/* No time updates on write faults: nothing reads them. */
+	inode->i_flags |= S_NOCMTIME;
 	/*
 	 * The file's last fput() drops a module reference (fops->owner): it
 	 * keeps the module while a VMA maps the allocation.
@@ -317,11 +345,22 @@ static int acl_phys_file(struct acl_phys *phys)
 	__module_get(THIS_MODULE);
 	phys->file = alloc_file_pseudo(inode, acl_mnt, "acl_share", O_RDWR, &acl_phys_fops);
 	if (IS_ERR(phys->file)) {
+		ret = PTR_ERR(phys->file);
 		module_put(THIS_MODULE);
 		iput(inode);
-		return PTR_ERR(phys->file);
+		goto err_unpin;
 	}
 	return 0;
+
+err_unpin:
+	simple_release_fs(&acl_mnt, &acl_mnt_count);
+	return ret;
+}
+
+static void acl_phys_put_file(struct acl_phys *phys)
+{
+	fput(phys->file);
+	simple_release_fs(&acl_mnt, &acl_mnt_count);
 }
 
 /**
@@ -385,7 +424,7 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 	return phys;
 
 err_file:
-	fput(phys->file);
+	acl_phys_put_file(phys);
 err_chunks:
 	kvfree(phys->chunks);
 err_unaccount:
@@ -400,7 +439,7 @@ void acl_phys_release(struct kref *ref)
 	struct acl_phys *phys = container_of(ref, struct acl_phys, ref);
 
 	acl_phys_free_chunks(phys, phys->nr_chunks);
-	fput(phys->file);
+	acl_phys_put_file(phys);
 	kvfree(phys->chunks);
 	acl_unaccount_pinned(phys);
 	acl_stat_add(ACL_STAT_ALLOCATIONS, -1);

@@ -59,10 +59,25 @@ static vm_fault_t acl_vm_fault(struct vm_fault *vmf)
 	return 0;
 }
 
+#ifdef CONFIG_NUMA
+/*
+ * No memory policy applies: the pages are placed at allocation and never
+ * move. Without this NUMA balancing would find the VMA migratable and make
+ * it PROT_NONE now and then, for hinting faults whose migration fails.
+ */
+static struct mempolicy *acl_vm_get_policy(ACL_GET_POLICY_ARGS)
+{
+	return NULL;
+}
+#endif
+
 static const struct vm_operations_struct acl_vm_ops = {
 	.open = acl_vm_open,
 	.close = acl_vm_close,
 	.fault = acl_vm_fault,
+#ifdef CONFIG_NUMA
+	.get_policy = acl_vm_get_policy,
+#endif
 };
 
 /**

@@ -261,7 +261,7 @@ int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num)
 	u32 i, k = 0;
 	int ret = 0;
 
-	ids = kvmalloc_array(num, sizeof(*ids), GFP_KERNEL);
+	ids = kvmalloc_array(num, sizeof(*ids), GFP_KERNEL_ACCOUNT);
 	if (!ids)
 		return -ENOMEM;
 	for (i = 0; i < num; i++) {
@@ -287,7 +287,7 @@ int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num)
 		if (wl->closed)
 			ret = -ENOENT;
 		cap = wl->nr + acl_whitelist_count_new(wl, ids, k, &changed);
-		if (!changed)
+		if (!ret && !changed)
 			ret = 1;	/* all listed already: nothing to do */
 		up_read(&wl->rwsem);
 		if (ret)

@@ -106,8 +106,9 @@ struct acl_share_info {
  * @size: sizeof(struct acl_share_alloc)
  * @flags: must be 0
  * @length: bytes; a non-zero multiple of the granularity of @mem_attr and
- *          the location (4 KiB pages for *_NORMAL host memory, 2 MiB for
- *          device memory and *_HUGE, 1 GiB for *_HUGE1G)
+ *          the location (the kernel's base page, 4 or 16 KiB, for *_NORMAL
+ *          host memory; 2 MiB for device memory and *_HUGE; 1 GiB for
+ *          *_HUGE1G)
  * @mem_attr: an aclrtMemAttr value
  * @location_type: ACL_SHARE_LOC_*
  * @location_id: device index (< device_count) for DEVICE, NUMA node for
@@ -124,8 +125,8 @@ struct acl_share_info {
  * on every kernel; the kernel compacts memory to find them.
  *
  * Errors: -EINVAL (flags, __reserved, size, length, mem_attr,
- * location_type, a DDR attribute on a DEVICE location, an offline NUMA
- * node), -ENODEV (device index >= device_count), -ENOMEM (out of memory,
+ * location_type, a DDR attribute on a DEVICE location, a NUMA node
+ * without memory), -ENODEV (device index >= device_count), -ENOMEM (out of memory,
  * memory cgroup limit, RLIMIT_MEMLOCK, the system's limit of open files,
  * or no 2 MiB contiguous chunk for a huge attribute even after
  * compaction), -EINTR (a fatal signal arrived while allocating), -EMFILE
