@@ -52,9 +52,63 @@
 #define ACL_STATS_DIR "/sys/class/misc/acl_share/stats"
 #define ACL_PARAMS_DIR "/sys/module/acl_share/parameters"
 
+/* Byte sizes. SZ_4K is not the page size (see acl_page_size()). */
 #define SZ_4K 0x1000UL
 #define SZ_2M 0x200000UL
 #define SZ_1G 0x40000000UL
+
+/*
+ * The kernel's base page: 4 KiB on x86_64; 4, 16 or 64 KiB on arm64. It is
+ * the granularity of the *_NORMAL memory attributes and of mmap(),
+ * mprotect(), munmap() and madvise(); /proc/<pid>/pagemap has one entry per
+ * page; and the mmap offset of an allocation is its handle shifted by
+ * acl_page_shift(). (Touching memory every SZ_4K still touches every page.)
+ */
+static inline size_t acl_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static inline unsigned int acl_page_shift(void)
+{
+	return (unsigned int)__builtin_ctzl(acl_page_size());
+}
+
+/* @n rounded up to a whole number of pages. */
+static inline size_t acl_page_round_up(size_t n)
+{
+	return (n + acl_page_size() - 1) & ~(acl_page_size() - 1);
+}
+
+/* The mmap offset of the allocation with the raw handle @handle. */
+static inline uint64_t acl_handle_mmap_offset(uint32_t handle)
+{
+	return (uint64_t)handle << acl_page_shift();
+}
+
+/*
+ * Maps @len read-write bytes that end exactly where a PROT_NONE guard page
+ * begins, whatever the page size (so the buffer need not start on a page),
+ * and @more read-write pages after the guard for the caller's own use.
+ * Returns the start of the buffer, or NULL (errno set).
+ */
+static inline unsigned char *acl_map_guarded(size_t len, unsigned int more)
+{
+	size_t rw = acl_page_round_up(len), total = rw + (1 + more) * acl_page_size();
+	unsigned char *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + rw, acl_page_size(), PROT_NONE)) {
+		int e = errno;
+
+		munmap(p, total);
+		errno = e;
+		return NULL;
+	}
+	return p + rw - len;
+}
 
 /* How long a test waits for a message from another process. */
 #define ACL_SYNC_TIMEOUT_MS 10000
@@ -625,7 +679,7 @@ static inline bool acl_kernel_maps_pmd_2m(void)
 /* The PFN mapped at @va (present), 0 if none or hidden; -errno on error. */
 static inline long long acl_pfn_at(int pagemap_fd, const void *va)
 {
-	long psz = sysconf(_SC_PAGESIZE);
+	size_t psz = acl_page_size();
 	uint64_t e = 0;
 
 	if (pread(pagemap_fd, &e, sizeof(e), (off_t)((uintptr_t)va / psz * sizeof(e))) !=
@@ -643,7 +697,7 @@ static inline long long acl_pfn_at(int pagemap_fd, const void *va)
  */
 static inline int acl_check_2m_chunks(const void *va, size_t size, char *why, size_t len)
 {
-	long psz = sysconf(_SC_PAGESIZE);
+	size_t psz = acl_page_size();
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	int ret = 0;
 

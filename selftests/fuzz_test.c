@@ -82,7 +82,8 @@
 #define FUZZ_MAX_WORKERS 8
 #define FUZZ_DEFAULT_HANG_S 180
 
-#define PAGE 4096UL
+/* The base page: what mmap(), munmap(), mprotect() and NORMAL allocations work in. */
+#define PAGE acl_page_size()
 #define ARENA_SIZE (96UL << 20)
 #define MAX_HANDLES 12
 #define MAX_BYTES (24UL << 20)	/* live allocations of one worker */
@@ -234,7 +235,7 @@ static struct {
 	int fd;
 	int32_t tgid;
 	uintptr_t arena;
-	unsigned char *scratch;	/* SCR_RW pages RW, guard, RO page, guard */
+	unsigned char *scratch;	/* SCR_BUF_LEN + SCR_DATA_LEN RW, guard, RO page, guard */
 	unsigned char *zeros;	/* ZEROS_LEN bytes, zero except while in use */
 	struct handle h[MAX_HANDLES];
 	int nh;
@@ -250,11 +251,18 @@ static struct {
 	unsigned int hist_idx;
 } W;
 
-#define SCR_RW 20
-#define SCR_LEN ((SCR_RW + 3) * PAGE)
-#define SCR_GUARD (W.scratch + SCR_RW * PAGE)
-#define SCR_RO (W.scratch + (SCR_RW + 1) * PAGE)
-#define SCR_DATA (W.scratch + 18 * PAGE)	/* 2 pages for uptr targets */
+/*
+ * The scratch area: SCR_BUF_LEN bytes for ioctl structs and their tails
+ * (fuzz_ioctl() draws sizes up to 4096 + 4 * 16383), SCR_DATA_LEN bytes of
+ * uptr targets, then a PROT_NONE guard page, a read-only page and another
+ * guard page. Up to the first guard the layout is the same on every page
+ * size.
+ */
+#define SCR_BUF_LEN (18 * 4096UL)
+#define SCR_DATA_LEN (2 * 4096UL)
+#define SCR_DATA (W.scratch + SCR_BUF_LEN)
+#define SCR_GUARD (SCR_DATA + SCR_DATA_LEN)
+#define SCR_RO (SCR_GUARD + PAGE)
 #define ZEROS_LEN (512UL * 1024)
 
 static void ev(int e)
@@ -641,8 +649,8 @@ static uint64_t rnd_uptr(const void *content, size_t len, bool *valid)
 	unsigned char *p = SCR_DATA;
 
 	*valid = false;
-	if (len > 2 * PAGE)
-		len = 2 * PAGE;
+	if (len > SCR_DATA_LEN)
+		len = SCR_DATA_LEN;
 	if (W.clean || chance(600)) {
 		memset(p, 0, len);
 		if (content)
@@ -818,13 +826,13 @@ static int fuzz_ioctl(int which, void *arg, bool *exact, const char *what)
 	} else {
 		if (!W.clean && chance(100))
 			p = (uintptr_t)buf + 1 + below(7); /* misaligned */
-		if (usize > 18 * PAGE - (p - (uintptr_t)buf) && usize != 0xffffffffu &&
+		if (usize > SCR_BUF_LEN - (p - (uintptr_t)buf) && usize != 0xffffffffu &&
 		    usize > ksize) {
 			/* Would reach SCR_DATA: make the tail cross into the guard instead. */
 			p = (uintptr_t)buf;
 		}
 		memcpy((void *)p, arg, ksize);
-		if (tail_nz && usize <= 18 * PAGE)
+		if (tail_nz && usize <= SCR_BUF_LEN)
 			((unsigned char *)p)[tail_nz] = (unsigned char)(1 + below(255));
 	}
 
@@ -833,7 +841,7 @@ static int fuzz_ioctl(int which, void *arg, bool *exact, const char *what)
 
 	if (ptr_ok) {
 		memcpy(arg, (void *)p, ksize);
-		memset(buf, 0, 18 * PAGE); /* keep the zero tail zero */
+		memset(buf, 0, SCR_BUF_LEN); /* keep the zero tail zero */
 	}
 	if (W.inherited_fd && ret != -EACCES)
 		fuzz_fail("%s %s on the parent's descriptor gave %s, not EACCES",
@@ -865,10 +873,10 @@ static void op_info(void)
 
 static void op_alloc(void)
 {
-	static const uint64_t sizes[] = { PAGE, 2 * PAGE, 16 * PAGE, SZ_2M, SZ_2M, SZ_2M,
-					  2 * SZ_2M, 4 * SZ_2M };
-	static const uint64_t bad[] = { 0, 1, PAGE - 1, PAGE + 1, SZ_2M - PAGE, SZ_2M + PAGE,
-					1ULL << 40, 1ULL << 63, ~0ULL, ~0ULL << 12 };
+	const uint64_t sizes[] = { PAGE, 2 * PAGE, 16 * PAGE, SZ_2M, SZ_2M, SZ_2M,
+				   2 * SZ_2M, 4 * SZ_2M };
+	const uint64_t bad[] = { 0, 1, PAGE - 1, PAGE + 1, SZ_2M - PAGE, SZ_2M + PAGE,
+				 1ULL << 40, 1ULL << 63, ~0ULL, ~0ULL << 12 };
 	static const uint32_t attrs[] = { 3, 5, 9, 12, 15, 13, 16, 1, 4, 2 };
 	static const uint32_t locs[] = { ACL_SHARE_LOC_HOST, ACL_SHARE_LOC_DEVICE,
 					 ACL_SHARE_LOC_HOST_NUMA };
@@ -898,7 +906,7 @@ static void op_alloc(void)
 		/* We do not have the result: the handle stays in the file until close. */
 		return;
 	}
-	if (a.out_mmap_offset != (uint64_t)a.out_handle * PAGE)
+	if (a.out_mmap_offset != acl_handle_mmap_offset(a.out_handle))
 		fuzz_fail("ALLOC: handle %u at mmap offset %#llx", a.out_handle,
 			  (unsigned long long)a.out_mmap_offset);
 	W.h[W.nh++] = (struct handle){
@@ -1124,14 +1132,14 @@ static void op_mmap_dev(void)
 	struct handle *h;
 	uint32_t id = rnd_handle(&h);
 	size_t len = h ? h->length : SZ_2M;
-	uint64_t off = (uint64_t)id * PAGE;
+	uint64_t off = acl_handle_mmap_offset(id);
 	int prot = PICK(prots), flags = MAP_SHARED | MAP_FIXED;
 	bool wrong_len = false;
 	uintptr_t a;
 	void *m;
 
 	if (chance(150)) {
-		static const size_t lens[] = { PAGE, SZ_2M - PAGE, SZ_2M + PAGE, 4 * SZ_2M, 0 };
+		const size_t lens[] = { PAGE, SZ_2M - PAGE, SZ_2M + PAGE, 4 * SZ_2M, 0 };
 
 		len = PICK(lens);
 		wrong_len = h && len != h->length;
@@ -1634,7 +1642,7 @@ static void op_lib(void)
 
 	switch (below(9)) {
 	case 0: { /* MallocPhysical */
-		static const size_t sizes[] = { SZ_2M, SZ_2M, 4 * SZ_2M, PAGE, 0, SZ_2M + PAGE };
+		const size_t sizes[] = { SZ_2M, SZ_2M, 4 * SZ_2M, PAGE, 0, SZ_2M + PAGE };
 		aclrtPhysicalMemProp p = acl_prop(chance(700) ? ACL_HBM_MEM_HUGE
 							       : (aclrtMemAttr)below(20),
 						  chance(700) ? ACL_MEM_LOCATION_TYPE_DEVICE
@@ -1867,13 +1875,11 @@ static void worker_setup(void)
 		fuzz_fail("arena: %s", strerror(errno));
 	a = ((uintptr_t)p + SZ_2M - 1) & ~(SZ_2M - 1);
 	W.arena = a;
-	p = mmap(NULL, SCR_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	W.scratch = acl_map_guarded(SCR_BUF_LEN + SCR_DATA_LEN, 2);
+	if (!W.scratch)
 		fuzz_fail("scratch: %s", strerror(errno));
-	W.scratch = p;
 	memcpy(SCR_RO, &(uint32_t){ 64 }, 4);
-	if (mprotect(SCR_GUARD, PAGE, PROT_NONE) || mprotect(SCR_RO, PAGE, PROT_READ) ||
-	    mprotect(SCR_RO + PAGE, PAGE, PROT_NONE))
+	if (mprotect(SCR_RO, PAGE, PROT_READ) || mprotect(SCR_RO + PAGE, PAGE, PROT_NONE))
 		fuzz_fail("scratch mprotect: %s", strerror(errno));
 	p = mmap(NULL, ZEROS_LEN + PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

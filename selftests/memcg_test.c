@@ -344,7 +344,8 @@ static void memcg_spawn(struct __test_metadata *_metadata, FIXTURE_DATA(memcg) *
 	ASSERT_EQ(0, acl_read_text(path, buf, sizeof(buf)));
 	ASSERT_STREQ(want, buf);
 
-	ASSERT_EQ(ACL_SUCCESS, CHILD_ALLOC(0, ACL_MEM_NORMAL, SZ_4K)) TH_LOG("%s", self->msg);
+	ASSERT_EQ(ACL_SUCCESS, CHILD_ALLOC(0, ACL_MEM_NORMAL, acl_page_size()))
+		TH_LOG("%s", self->msg);
 	ASSERT_EQ(ACL_SUCCESS, CHILD_FREE(0)) TH_LOG("%s", self->msg);
 }
 

@@ -52,6 +52,7 @@ static size_t check(const void *p, size_t len, uint64_t seed)
 
 FIXTURE(memory) {
 	struct acl_counters start;
+	size_t size;		/* of the variant's allocations */
 };
 
 FIXTURE_VARIANT(memory) {
@@ -59,10 +60,11 @@ FIXTURE_VARIANT(memory) {
 	aclrtMemLocationType type;
 	uint32_t id;
 	size_t size;
+	size_t extra_pages;	/* base pages on top of size: not a 2 MiB multiple */
 };
 
 FIXTURE_VARIANT_ADD(memory, host_normal) {
-	.attr = ACL_MEM_NORMAL, .type = HOST, .id = 0, .size = 4 * SZ_2M + 3 * SZ_4K,
+	.attr = ACL_MEM_NORMAL, .type = HOST, .id = 0, .size = 4 * SZ_2M, .extra_pages = 3,
 };
 
 FIXTURE_VARIANT_ADD(memory, numa_normal) {
@@ -84,6 +86,7 @@ FIXTURE_VARIANT_ADD(memory, device_default) {
 FIXTURE_SETUP(memory)
 {
 	ASSERT_EQ(0, acl_read_counters(&self->start));
+	self->size = variant->size + variant->extra_pages * acl_page_size();
 }
 
 FIXTURE_TEARDOWN(memory)
@@ -92,7 +95,7 @@ FIXTURE_TEARDOWN(memory)
 }
 
 #define MAP_VARIANT(m) \
-	ASSERT_ACL_OK(acl_map_new((m), variant->size, variant->attr, variant->type, variant->id))
+	ASSERT_ACL_OK(acl_map_new((m), self->size, variant->attr, variant->type, variant->id))
 
 TEST_F(memory, new_memory_is_zeroed)
 {
@@ -119,7 +122,7 @@ TEST_F(memory, data_survives_unmap_and_remap)
 	aclrtPhysicalMemProp prop = acl_prop(variant->attr, variant->type, variant->id);
 	aclrtDrvMemHandle h = NULL;
 	void *r1 = NULL, *r2 = NULL, *base = NULL;
-	size_t size = variant->size;
+	size_t size = self->size;
 
 	ASSERT_ACL_OK(aclrtMallocPhysical(&h, size, &prop, 0));
 	ASSERT_ACL_OK(aclrtReserveMemAddress(&r1, size, 0, NULL, 0));
@@ -182,7 +185,7 @@ TEST_F(memory, mremap_cannot_grow_a_mapping)
 {
 	aclrtPhysicalMemProp prop = acl_prop(variant->attr, variant->type, variant->id);
 	aclrtDrvMemHandle h = NULL;
-	size_t size = variant->size, got = 0;
+	size_t size = self->size, got = 0;
 	struct acl_counters mapped;
 	struct acl_vma v;
 	void *r = NULL, *p, *base = NULL;
@@ -197,7 +200,7 @@ TEST_F(memory, mremap_cannot_grow_a_mapping)
 	EXPECT_EQ(MAP_FAILED, p) TH_LOG("in-place growth succeeded");
 	p = mremap(r, size, 2 * size, MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, p) TH_LOG("growth with MREMAP_MAYMOVE succeeded (at %p)", p);
-	p = mremap(r, size, size + SZ_4K, MREMAP_MAYMOVE);
+	p = mremap(r, size, size + acl_page_size(), MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, p) TH_LOG("growth by one page succeeded (at %p)", p);
 
 	/* Nothing changed. */
@@ -257,7 +260,7 @@ static void *futex_wait_thread(void *arg)
 TEST_F(memory, shared_futex_works_on_mapping)
 {
 	struct timespec short_ts = { .tv_nsec = 20 * 1000 * 1000 };
-	const size_t offs[] = { 64, variant->size - 64 };
+	const size_t offs[] = { 64, self->size - 64 };
 	struct acl_mapping m;
 
 	MAP_VARIANT(&m);
@@ -380,14 +383,19 @@ TEST_F(memory, process_vm_readv_and_writev_from_child)
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		size_t size = m.size, half = (size / 2) & ~7UL;
-		char *buf = malloc(size);
-		struct iovec local = { .iov_base = buf, .iov_len = size };
+		struct iovec local = { .iov_len = size };
 		struct iovec remote = { .iov_base = m.va, .iov_len = size };
+		char *buf;
 		ssize_t n;
 
-		CHILD_CHECK(buf != NULL, "malloc");
-		/* The child has no mapping of its own there ... */
+		/*
+		 * The child has no mapping of its own there (probed before
+		 * malloc(), whose mmap() could land in the hole) ...
+		 */
 		CHILD_CHECK(acl_probe(m.va, false) != 0, "the child can read the parent's mapping");
+		buf = malloc(size);
+		CHILD_CHECK(buf != NULL, "malloc");
+		local.iov_base = buf;
 		/* ... but reads the parent's through the kernel. */
 		n = process_vm_readv(getppid(), &local, 1, &remote, 1, 0);
 		CHILD_CHECK(n == (ssize_t)size, "process_vm_readv: %zd (%s)", n, strerror(errno));

@@ -145,15 +145,15 @@ TEST_F(edge, alloc_racing_free_of_its_own_number)
 		uint64_t off;
 		uint32_t h = 0;
 
-		ASSERT_EQ(0, acl_raw_alloc(self->fd, SZ_4K, 12 /* ACL_MEM_NORMAL */,
+		ASSERT_EQ(0, acl_raw_alloc(self->fd, acl_page_size(), 12 /* ACL_MEM_NORMAL */,
 					   ACL_SHARE_LOC_HOST, 0, &h, &off));
 		allocs++;
 		ASSERT_NE(0U, h) TH_LOG("ALLOC %lu returned handle 0", allocs);
-		ASSERT_EQ((uint64_t)h << 12, off) TH_LOG("handle %u, offset %#llx", h,
-							 (unsigned long long)off);
+		ASSERT_EQ(acl_handle_mmap_offset(h), off) TH_LOG("handle %u, offset %#llx", h,
+								 (unsigned long long)off);
 		atomic_store(&r.last, h);
 		if (acl_raw_query(self->fd, h, &q) == 0) {
-			EXPECT_EQ((uint64_t)SZ_4K, q.out_length);
+			EXPECT_EQ((uint64_t)acl_page_size(), q.out_length);
 			acl_raw_free(self->fd, h);
 		} else {
 			freed_under_us++;

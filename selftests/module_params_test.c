@@ -198,7 +198,7 @@ static void __attribute__((noreturn)) three_exports(int limit)
 	const char *m;
 
 	for (int i = 0; i < 3; i++)
-		CHILD_ACL(ACL_SUCCESS, aclrtMallocPhysical(&h[i], SZ_4K, &prop, 0));
+		CHILD_ACL(ACL_SUCCESS, aclrtMallocPhysical(&h[i], acl_page_size(), &prop, 0));
 	for (int i = 0; i < limit; i++)
 		CHILD_ACL(ACL_SUCCESS, aclrtMemExportToShareableHandle(h[i], ACL_MEM_HANDLE_TYPE_NONE,
 								       0, &sh[i]));
@@ -259,7 +259,7 @@ static void __attribute__((noreturn)) three_pids(int unused)
 	CHILD_CHECK(sleepers(pids, 4, &wr) == 0, "fork: %s", strerror(errno));
 	for (int i = 0; i < 4; i++)
 		bare[i] = pids[i]; /* the VM runs in the initial pid namespace */
-	CHILD_ACL(ACL_SUCCESS, aclrtMallocPhysical(&h, SZ_4K, &prop, 0));
+	CHILD_ACL(ACL_SUCCESS, aclrtMallocPhysical(&h, acl_page_size(), &prop, 0));
 	CHILD_ACL(ACL_SUCCESS, aclrtMemExportToShareableHandle(h, ACL_MEM_HANDLE_TYPE_NONE, 0, &sh));
 	CHILD_ACL(ACL_ERROR_RT_PARAM_INVALID, aclrtMemSetPidToShareableHandle(sh, bare, 4));
 	/* Nothing of the refused call was added: three still fit. */

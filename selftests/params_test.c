@@ -40,7 +40,7 @@ FIXTURE_SETUP(params)
 	ASSERT_EQ(0, acl_read_param("device_count", &n));
 	ASSERT_LT(0ULL, n);
 	self->dev_count = (uint32_t)n;
-	self->page = (size_t)sysconf(_SC_PAGESIZE);
+	self->page = acl_page_size();
 }
 
 FIXTURE_TEARDOWN(params)
@@ -397,11 +397,12 @@ TEST_F(params, map_mem_rejects_bad_arguments)
 	ASSERT_ACL_OK(aclrtMapMem((char *)r + SZ_2M, SZ_2M, 0, h2, 0));
 	EXPECT_ACL(E_RT, aclrtMapMem((char *)r + SZ_2M, SZ_2M, 0, hb, 0), "virPtr|overlap|mapped");
 	EXPECT_ACL(E_RT, aclrtMapMem(r, 2 * SZ_2M, 0, h4, 0), "virPtr|overlap|mapped|size");
-	/* a 4 KiB allocation at a 4 KiB-aligned place in the free part is fine */
-	EXPECT_ACL_OK(aclrtMapMem((char *)r + SZ_4K, self->page, 0, hn, 0));
-	EXPECT_ACL(E_RT, aclrtMapMem((char *)r + SZ_4K, SZ_2M, 0, hb, 0), "virPtr|overlap|mapped|size");
+	/* a one-page allocation at a page-aligned place in the free part is fine */
+	EXPECT_ACL_OK(aclrtMapMem((char *)r + self->page, self->page, 0, hn, 0));
+	EXPECT_ACL(E_RT, aclrtMapMem((char *)r + self->page, SZ_2M, 0, hb, 0),
+		   "virPtr|overlap|mapped|size");
 
-	EXPECT_ACL_OK(aclrtUnmapMem((char *)r + SZ_4K));
+	EXPECT_ACL_OK(aclrtUnmapMem((char *)r + self->page));
 	EXPECT_ACL_OK(aclrtUnmapMem((char *)r + SZ_2M));
 	EXPECT_ACL_OK(aclrtReleaseMemAddress(r));
 	EXPECT_ACL_OK(aclrtFreePhysical(h2));
@@ -583,9 +584,9 @@ TEST_F(params, allocation_properties_from_handle)
 		{ ACL_HBM_MEM_HUGE, DEVICE, 0, SZ_2M },
 		{ ACL_HBM_MEM, DEVICE, 1, SZ_2M },
 		{ ACL_MEM_P2P_NORMAL, DEVICE, 0, SZ_2M },
-		{ ACL_MEM_NORMAL, HOST, 0, SZ_4K },
+		{ ACL_MEM_NORMAL, HOST, 0, self->page },
 		{ ACL_DDR_MEM_HUGE, HOST, 0, SZ_2M },
-		{ ACL_MEM_NORMAL, HOST_NUMA, 0, SZ_4K },
+		{ ACL_MEM_NORMAL, HOST_NUMA, 0, self->page },
 	};
 	aclrtPhysicalMemProp prop;
 

@@ -584,7 +584,7 @@ static void fm_unmap_raw(struct fm_state *st)
 		break;
 	case FM_SPLIT:
 		/* Splits the VMA (vm_ops->open on the new half), then unmaps both. */
-		if (munmap(st->va + len / 2, SZ_4K))
+		if (munmap(st->va + len / 2, acl_page_size()))
 			race_fail(&st->err, "munmap of the middle page: %s", strerror(errno));
 		if (page_word(st->va, 0) != stamp_word(st->key, 0) ||
 		    page_word(st->va, len / SZ_4K - 1) != stamp_word(st->key, len / SZ_4K - 1))
@@ -709,7 +709,7 @@ static void *fm_unmapper(void *arg)
 
 /*
  * Runs rounds until the time is up. Each round maps a fresh allocation
- * (64 KiB of 4 KiB pages, or every fourth round 2 MiB of huge pages),
+ * (64 KiB of base pages, or every fourth round 2 MiB of huge pages),
  * stamps it, sometimes exports it, then lets the two threads go.
  * Returns the number of rounds, or -1 after a failure (in st->err).
  */
@@ -1220,7 +1220,7 @@ static void *ci_work(void *arg)
 
 			r = acl_raw_alloc(fd, CI_SIZE, ATTR_NORMAL, ACL_SHARE_LOC_HOST, 0, &nhd, &off);
 			if (!r) {
-				if (off != (uint64_t)nhd << 12)
+				if (off != acl_handle_mmap_offset(nhd))
 					race_fail(&st->err, "ALLOC: offset 0x%" PRIx64 " of handle %u",
 						  off, nhd);
 				hs[nh++] = nhd;
@@ -1231,7 +1231,8 @@ static void *ci_work(void *arg)
 			struct acl_share_query q;
 
 			r = acl_raw_query(fd, h, &q);
-			if (!r && (q.out_length != CI_SIZE || q.out_mmap_offset != (uint64_t)h << 12 ||
+			if (!r && (q.out_length != CI_SIZE ||
+				   q.out_mmap_offset != acl_handle_mmap_offset(h) ||
 				   q.out_flags & ~(uint32_t)(ACL_SHARE_QUERY_IMPORTED |
 							     ACL_SHARE_QUERY_EXPORTED)))
 				race_fail(&st->err, "QUERY of %u: length %llu, offset 0x%llx, flags 0x%x",
@@ -1270,7 +1271,7 @@ static void *ci_work(void *arg)
 
 			r = acl_ioctl(fd, ACL_SHARE_IOC_IMPORT, &im);
 			if (!r) {
-				if (im.out_mmap_offset != (uint64_t)im.out_handle << 12)
+				if (im.out_mmap_offset != acl_handle_mmap_offset(im.out_handle))
 					race_fail(&st->err, "IMPORT: offset 0x%llx of handle %u",
 						  (unsigned long long)im.out_mmap_offset, im.out_handle);
 				hs[nh++] = im.out_handle;
@@ -1279,7 +1280,7 @@ static void *ci_work(void *arg)
 		}
 		default: {
 			unsigned char *p = mmap(NULL, CI_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-						(off_t)h << 12);
+						(off_t)acl_handle_mmap_offset(h));
 
 			r = p == MAP_FAILED ? errno : 0;
 			if (!r) {
@@ -1450,7 +1451,7 @@ static void *fk_raw_mapper(void *arg)
 
 	while (!atomic_load(&st->stop) && !atomic_load(&st->err.n)) {
 		void *p = mmap(st->raw_resv, FK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			       st->raw_fd, (off_t)h << 12);
+			       st->raw_fd, (off_t)acl_handle_mmap_offset(h));
 		size_t bad;
 
 		if (p == MAP_FAILED) {
@@ -1561,7 +1562,8 @@ static void fk_child(struct fk_state *st, uint32_t rh, aclrtDrvMemHandle lh)
 	CHILD_CHECK(r == -EACCES, "FREE of the parent's handle %u on the inherited fd: %d", rh, r);
 	r = acl_raw_alloc(st->raw_fd, FK_SIZE, ATTR_NORMAL, ACL_SHARE_LOC_HOST, 0, &nh, NULL);
 	CHILD_CHECK(r == -EACCES, "ALLOC on the inherited fd: %d", r);
-	p = mmap(NULL, FK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, st->raw_fd, (off_t)rh << 12);
+	p = mmap(NULL, FK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, st->raw_fd,
+		 (off_t)acl_handle_mmap_offset(rh));
 	CHILD_CHECK(p == MAP_FAILED && errno == EACCES,
 		    "mmap of the parent's handle on the inherited fd: %p, %s", p, strerror(errno));
 

@@ -127,7 +127,7 @@ static void __attribute__((noreturn)) child_without_module(void)
 	uint32_t n = 0;
 	aclError e;
 
-	e = aclrtMallocPhysical(&h, SZ_4K, &prop, 0);
+	e = aclrtMallocPhysical(&h, acl_page_size(), &prop, 0);
 	CHILD_CHECK(e == ACL_ERROR_RT_NO_DEVICE, "MallocPhysical: %d", e);
 	m = aclGetRecentErrMsg();
 	CHILD_CHECK(m && acl_msg_names(m, "module|loaded"), "message: %s", m ? m : "(none)");

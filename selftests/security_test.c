@@ -300,6 +300,7 @@ TEST_F(sec, no_mapping_beyond_an_allocation)
 	self->pa = fork();
 	ASSERT_LE(0, self->pa);
 	if (self->pa == 0) {
+		const size_t page = acl_page_size();
 		uint64_t off;
 		uint32_t h;
 		void *p, *q;
@@ -310,14 +311,13 @@ TEST_F(sec, no_mapping_beyond_an_allocation)
 		CHILD_CHECK(fd >= 0, "open: %s", strerror(errno));
 		CHILD_CHECK(acl_raw_alloc(fd, SZ_2M, ACL_HBM_MEM_HUGE, ACL_SHARE_LOC_DEVICE, 0,
 					  &h, &off) == 0, "alloc");
-		p = mmap(NULL, SZ_2M + SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+		p = mmap(NULL, SZ_2M + page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 		CHILD_CHECK(p == MAP_FAILED && errno == EINVAL, "mapped past the end: %p", p);
-		p = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			 (off_t)(off + SZ_4K));
+		p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)(off + page));
 		CHILD_CHECK(p == MAP_FAILED, "mapped another (absent) handle's offset: %p", p);
 		p = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
 		CHILD_CHECK(p != MAP_FAILED, "mmap: %s", strerror(errno));
-		q = mremap(p, SZ_2M, SZ_2M + SZ_4K, 0);
+		q = mremap(p, SZ_2M, SZ_2M + page, 0);
 		CHILD_CHECK(q == MAP_FAILED, "grew in place: %p", q);
 		q = mremap(p, SZ_2M, 2 * SZ_2M, MREMAP_MAYMOVE);
 		CHILD_CHECK(q == MAP_FAILED, "grew by moving: %p", q);

@@ -100,7 +100,7 @@ TEST_F(handles, default_keys_unguessable)
 	char why[256] = "";
 
 	for (n = 0; n < NR_KEYS; n++) {
-		aclError e = aclrtMallocPhysical(&h[n], SZ_4K, &prop, 0);
+		aclError e = aclrtMallocPhysical(&h[n], acl_page_size(), &prop, 0);
 
 		if (!e) {
 			e = aclrtMemExportToShareableHandle(h[n], ACL_MEM_HANDLE_TYPE_NONE,
@@ -197,7 +197,7 @@ TEST_F(handles, fabric_secrets_differ)
 	int bits = 0;
 
 	for (int i = 0; i < 2; i++)
-		ASSERT_ACL_OK(aclrtMallocPhysical(&h[i], SZ_4K, &prop, 0));
+		ASSERT_ACL_OK(aclrtMallocPhysical(&h[i], acl_page_size(), &prop, 0));
 	for (int i = 0; i < 2; i++)
 		e[i] = share_export(h[i], 0, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &t[i]);
 	for (int i = 0; i < 2; i++)
@@ -343,7 +343,7 @@ TEST_F(rules, exporter_imports_own_handle)
 	ASSERT_ACL_OK(share_set_pid(&self->tok, self->me));
 	EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR, share_import(&self->tok, &h), "itself");
 
-	ASSERT_ACL_OK(aclrtMallocPhysical(&h2, SZ_4K, &prop, 0));
+	ASSERT_ACL_OK(aclrtMallocPhysical(&h2, acl_page_size(), &prop, 0));
 	EXPECT_ACL_OK(share_export(h2, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
 				   variant->type, &open_tok));
 	EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR, share_import(&open_tok, &h), "itself");

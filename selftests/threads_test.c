@@ -9,7 +9,7 @@
  *
  *  vmm_calls_race_the_lazy_open  NR_THREADS threads are released together
  *      by a barrier (start_together()), so that their first calls (different ones) race the
- *      lazy open. Each loops over MallocPhysical (4 KiB multiples of
+ *      lazy open. Each loops over MallocPhysical (page multiples of
  *      ACL_MEM_NORMAL and 2 MiB of ACL_MEM_HUGE, alternately), Reserve,
  *      Map, fill, GetAddressRange, RetainAllocationHandle (the same
  *      handle), GetAccess, GetAllocationPropertiesFromHandle, verify,
@@ -271,7 +271,7 @@ static void set_device(struct worker *w)
 static void vmm_round(struct worker *w, bool rendezvous)
 {
 	bool huge = (w->round + w->id) % 2;
-	size_t size = huge ? SZ_2M : SZ_4K * (1 + (w->round * 7 + w->id) % 16);
+	size_t size = huge ? SZ_2M : acl_page_size() * (1 + (w->round * 7 + w->id) % 16);
 	aclrtMemAttr attr = huge ? ACL_MEM_HUGE : ACL_MEM_NORMAL;
 	aclrtPhysicalMemProp prop = acl_prop(attr, HOST, 0), got_prop;
 	uint64_t seed = (uint64_t)w->id << 32 | (uint64_t)w->round;
@@ -472,7 +472,7 @@ static void *first_call_thread(void *arg)
 		T_CHECK(w, count == w->team->device_count, "device count %u", count);
 		break;
 	case 2:
-		T_OK(w, aclrtMallocPhysical(&h, SZ_4K, &prop, 0));
+		T_OK(w, aclrtMallocPhysical(&h, acl_page_size(), &prop, 0));
 		T_OK(w, aclrtFreePhysical(h));
 		break;
 	default:
@@ -581,10 +581,10 @@ static void copy_round(struct worker *w, struct acl_mapping *a, struct acl_mappi
 	check_bytes(w, "the end of A after a refused copy", a_end - SZ_4K, SZ_4K, 0x5a);
 
 	/* The mapping table changes while the other threads look things up. */
-	e = acl_map_new(&scratch, SZ_4K, ACL_MEM_NORMAL, HOST, 0);
+	e = acl_map_new(&scratch, acl_page_size(), ACL_MEM_NORMAL, HOST, 0);
 	T_CHECK(w, e == ACL_SUCCESS, "scratch mapping: %d", e);
-	T_OK(w, aclrtMemset(scratch.va, SZ_4K, v, SZ_4K));
-	check_bytes(w, "scratch after memset", scratch.va, SZ_4K, v);
+	T_OK(w, aclrtMemset(scratch.va, scratch.size, v, scratch.size));
+	check_bytes(w, "scratch after memset", scratch.va, scratch.size, v);
 	T_OK(w, acl_map_delete(&scratch));
 
 	/* Nobody wrote into this thread's slice meanwhile. */
