@@ -9,8 +9,7 @@
 #                   (KASAN, lockdep, kmemleak, fault injection) built once from Debian's
 #                   linux-source-6.1 and cached (tools/build-debug-kernel.sh: ~11 min the
 #                   first time), with a kmemleak scan at the end (build-debug/);
-#   x86_64-6.12, x86_64-6.12-rt, x86_64-5.10, arm64-6.1 (and, with --leg only,
-#   arm64-6.12-16k):
+#   x86_64-6.12, x86_64-6.12-rt, x86_64-5.10, arm64-6.1, arm64-6.12-16k:
 #                   the selftests, the lint and the demo against Debian's other kernels
 #                   (PREEMPT_RT; 16 KiB pages), downloaded (not installed) by
 #                   tools/fetch-kernel.sh; the arm64 legs are cross-built
@@ -30,10 +29,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-# arm64-6.12-16k runs with --leg only: its fragmentation test still fails now and then
-# (docs/memory.md, "16 KiB pages").
-all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1)
-known_legs=("${all_legs[@]}" arm64-6.12-16k)
+all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1 arm64-6.12-16k)
+known_legs=("${all_legs[@]}")
 legs=()
 while (($#)); do
 	case $1 in
