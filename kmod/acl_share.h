@@ -125,7 +125,6 @@ struct acl_whitelist {
 	bool closed;			/* revoked: admits nobody, takes nobody */
 };
 
-bool acl_tgid_alive_rcu(struct pid *pid);
 bool acl_tgid_alive(struct pid *pid);
 void acl_whitelist_init(struct acl_whitelist *wl);
 void acl_whitelist_close(struct acl_whitelist *wl);

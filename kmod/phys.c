@@ -294,7 +294,7 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 	pgoff_t per_chunk = phys->chunk_size >> PAGE_SHIFT;
 	struct address_space *mapping = phys->file->f_mapping;
 	unsigned int retries;
-	struct page *page;
+	struct page *page, *p;
 	unsigned long i, j;
 
 	for (i = 0; i < phys->nr_chunks; i++) {
@@ -315,9 +315,10 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 		phys->chunks[i] = page;
 		/* A compound chunk's head stands for all of it. */
 		for (j = 0; j < acl_chunk_pages(phys, i); j++) {
-			acl_chunk_mappable(nth_page(page, j));
-			nth_page(page, j)->mapping = mapping;
-			nth_page(page, j)->index = i * per_chunk + j;
+			p = nth_page(page, j);
+			acl_chunk_mappable(p);
+			p->mapping = mapping;
+			p->index = i * per_chunk + j;
 		}
 		cond_resched();
 	}

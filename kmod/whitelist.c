@@ -28,7 +28,7 @@
 #include "acl_share.h"
 
 /* Caller holds rcu_read_lock(). See acl_tgid_alive(). */
-bool acl_tgid_alive_rcu(struct pid *pid)
+static bool acl_tgid_alive_rcu(struct pid *pid)
 {
 	struct task_struct *task = pid_task(pid, PIDTYPE_TGID);
 

@@ -30,13 +30,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
 all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1 arm64-6.12-16k)
-known_legs=("${all_legs[@]}")
 legs=()
 while (($#)); do
 	case $1 in
 	--stock) legs+=(stock); shift ;;
 	--leg)
-		[[ " ${known_legs[*]} " == *" ${2:-} "* ]] || { echo "$0: --leg: one of ${known_legs[*]}" >&2; exit 2; }
+		[[ " ${all_legs[*]} " == *" ${2:-} "* ]] || { echo "$0: --leg: one of ${all_legs[*]}" >&2; exit 2; }
 		legs+=("$2"); shift 2 ;;
 	*) echo "usage: $0 [--stock] [--leg NAME]..." >&2; exit 2 ;;
 	esac
