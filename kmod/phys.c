@@ -48,7 +48,7 @@ static struct vfsmount *acl_mnt;
 static int acl_mnt_count;
 
 /* Attempts per huge chunk beyond the first; see acl_phys_populate(). */
-#define ACL_CHUNK_RETRIES 128
+#define ACL_CHUNK_RETRIES 256
 
 /*
  * What /proc/<pid>/maps shows for a mapping of an allocation (the inode
@@ -260,25 +260,51 @@ static struct page *acl_chunk_alloc(gfp_t gfp, unsigned int order, int nid)
 }
 
 /*
- * May a huge chunk that could not be had be tried again? Only if a base
- * page can be, charged and placed the same way: else the memory cgroup
- * is at memory.max or the node is full, which compaction cannot cure.
+ * Is a chunk of 2^@order pages free right now, were it not charged? Looked
+ * up on the free lists only: no reclaim, no compaction, no kswapd wakeup.
  */
-static bool acl_chunk_may_retry(gfp_t gfp, int nid, unsigned int retries)
+static bool acl_chunk_is_free(gfp_t gfp, unsigned int order, int nid)
+{
+	gfp_t peek = gfp & ~(__GFP_RECLAIM | __GFP_ACCOUNT | __GFP_ZERO | __GFP_RETRY_MAYFAIL);
+	struct page *page = acl_alloc_chunk(peek, order, nid);
+
+	if (!page)
+		return false;
+	__free_pages(page, order);
+	return true;
+}
+
+/*
+ * May a huge chunk of 2^@order pages that could not be had be tried again?
+ * Only while fragmentation is what stands in the way, which compaction can
+ * cure: not once a base page cannot be had either, charged and placed the
+ * same way (the node is full, or the memory cgroup at memory.max), nor when
+ * a free chunk was there for the taking but could not be charged, twice in
+ * a row (@charge_refused counts: the memory cgroup has no room for it).
+ */
+static bool acl_chunk_may_retry(gfp_t gfp, unsigned int order, int nid, unsigned int retries,
+				unsigned int *charge_refused)
 {
 	struct page *page;
 
 	/*
-	 * Now and then give kswapd and kcompactd, which the failed attempt
-	 * woke, time to run: kswapd going to sleep clears the pageblock
-	 * skip hints that make direct compaction stop at once (seen with
-	 * 16 KiB pages, where a chunk is smaller than a pageblock).
+	 * Every eighth time, give kswapd, which the failed attempt woke,
+	 * time to finish: a kswapd that goes to sleep clears the pageblock
+	 * skip hints that make direct compaction give up at once, and wakes
+	 * kcompactd (its short sleep is HZ/10). Without these pauses a
+	 * fragmented node failed half the chunks on 6.1 after 1,024 retries.
 	 */
-	if (retries % 16 == 15)
-		schedule_timeout_killable(msecs_to_jiffies(20));
+	if (retries % 8 == 7)
+		schedule_timeout_killable(msecs_to_jiffies(100));
 	if (fatal_signal_pending(current))
 		return false;
 	cond_resched();
+	if (acl_chunk_is_free(gfp, order, nid)) {
+		if (++*charge_refused >= 2)
+			return false;
+	} else {
+		*charge_refused = 0;
+	}
 	/* One try (__GFP_NORETRY): never the OOM killer for a probe. */
 	page = acl_alloc_chunk((gfp & ~(__GFP_RETRY_MAYFAIL | __GFP_ZERO)) | __GFP_NORETRY, 0, nid);
 	if (!page)
@@ -293,7 +319,7 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 	unsigned int order = get_order(phys->chunk_size);
 	pgoff_t per_chunk = phys->chunk_size >> PAGE_SHIFT;
 	struct address_space *mapping = phys->file->f_mapping;
-	unsigned int retries;
+	unsigned int retries, charge_refused;
 	struct page *page, *p;
 	unsigned long i, j;
 
@@ -307,8 +333,9 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 		 * often): try on, as writes of nr_hugepages do, while only
 		 * fragmentation stands in the way.
 		 */
+		charge_refused = 0;
 		for (retries = 0; !page && order && retries < ACL_CHUNK_RETRIES &&
-		     acl_chunk_may_retry(gfp, nid, retries); retries++)
+		     acl_chunk_may_retry(gfp, order, nid, retries, &charge_refused); retries++)
 			page = acl_chunk_alloc(gfp, order, nid);
 		if (!page)
 			goto err_free;
