@@ -23,12 +23,7 @@ FIXTURE(modparams) {
 
 FIXTURE_SETUP(modparams)
 {
-	unsigned long long opens = 1;
-
-	ASSERT_TRUE(module_live()) TH_LOG("module %s is not loaded", MODULE_NAME);
-	ASSERT_EQ(0, module_params_now(self->params, sizeof(self->params)));
-	ASSERT_EQ(0, acl_read_counter(ACL_CNT_OPENS, &opens));
-	ASSERT_EQ(0ULL, opens) TH_LOG("someone has %s open: it cannot be reloaded", ACL_DEV_PATH);
+	ASSERT_MODULE_IDLE(self->params, sizeof(self->params));
 }
 
 FIXTURE_TEARDOWN(modparams)

@@ -103,4 +103,19 @@ static inline int module_params_now(char *out, size_t len)
 	return 0;
 }
 
+/*
+ * For a fixture setup that unloads the module: it is loaded, nobody has the device open
+ * (else it cannot be unloaded), and @params receives its parameters for the reload.
+ */
+#define ASSERT_MODULE_IDLE(params, len)							\
+	do {										\
+		unsigned long long __opens = 1;						\
+											\
+		ASSERT_TRUE(module_live()) TH_LOG("module %s is not loaded", MODULE_NAME); \
+		ASSERT_EQ(0, module_params_now(params, len));				\
+		ASSERT_EQ(0, acl_read_counter(ACL_CNT_OPENS, &__opens));		\
+		ASSERT_EQ(0ULL, __opens)						\
+			TH_LOG("someone has %s open: it cannot be unloaded", ACL_DEV_PATH); \
+	} while (0)
+
 #endif /* ACL_MODULE_UTIL_H */
