@@ -12,6 +12,8 @@
 #           kmod (modinfo, modprobe on a real host)
 #   lint:   sparse
 #   debug:  flex, bison, bc, libelf-dev, libssl-dev (tools/build-debug-kernel.sh)
+#   packages: debhelper, dh-dkms, dkms, lintian (tools/package-test.sh builds, checks,
+#           installs and removes the Debian packages)
 #   matrix: dwarves (pahole: 6.12 modules carry BTF), debian-archive-keyring
 #           (tools/fetch-kernel.sh), the aarch64 cross toolchain and qemu-system-arm
 #           (the arm64 legs)
@@ -22,6 +24,7 @@ packages=(
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 xz-utils kmod
 	qemu-system-x86 busybox-static cpio gzip
 	sparse
+	debhelper dh-dkms dkms lintian
 	flex bison bc libelf-dev libssl-dev
 	dwarves debian-archive-keyring
 	gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm

@@ -30,26 +30,8 @@ builddir=$1 module=$2
 cc=${CC:-cc} cxx=${CXX:-c++}
 srcdir=$(cd "$(dirname -- "$0")/.." && pwd)
 
-passed=0 failed=0 n=0
-result() { # result OK|FAIL TITLE [DETAIL...]
-	local st=$1 title=$2
-	shift 2
-	n=$((n + 1))
-	if [[ $st == OK ]]; then
-		echo "ok $n - $title"
-		passed=$((passed + 1))
-	else
-		echo "not ok $n - $title"
-		(($#)) && printf '%s\n' "$@" | sed 's/^/#   /'
-		failed=$((failed + 1))
-	fi
-}
-finish() {
-	echo "1..$n"
-	echo "$passed passed, $failed failed"
-	((failed == 0 && n > 0))
-	exit
-}
+# shellcheck source=tools/tap.sh
+. "$(dirname -- "$0")/tap.sh"
 abort() { # abort TITLE [DETAIL...]: a failure the rest cannot do without
 	result FAIL "$@"
 	finish

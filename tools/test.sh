@@ -5,6 +5,9 @@
 # on a fresh Debian 12 machine.
 #   stock:          the selftests in a VM booting Debian's own 6.1 kernel (build/), plus
 #                   the host's own tests (lint, install, the VM runner's rules, the demo);
+#   packages:       the Debian packages built, linted, installed on this machine, the
+#                   DKMS-built module booted with the packaged programs, and purged
+#                   (tools/package-test.sh, against the stock leg's kernel);
 #   debug:          the same selftests plus the fault-injection sweep on a debug kernel
 #                   (KASAN, lockdep, kmemleak, fault injection) built once from Debian's
 #                   linux-source-6.1 and cached (tools/build-debug-kernel.sh: ~11 min the
@@ -29,7 +32,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-all_legs=(stock debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1 arm64-6.12-16k)
+all_legs=(stock packages debug x86_64-6.12 x86_64-6.12-rt x86_64-5.10 arm64-6.1 arm64-6.12-16k)
 legs=()
 while (($#)); do
 	case $1 in
@@ -74,6 +77,22 @@ for leg in "${legs[@]}"; do
 	stock)
 		run_leg stock "$build" || rc=1
 		;;
+	packages)
+		mkdir -p "$build"
+		logs+=("packages=$build/package-test.log")
+		rm -f "$build/package-test.log"
+		kver=
+		if kdir=$(bash tools/find-kdir.sh); then
+			kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h")
+		fi
+		if [[ -z $kver ]]; then
+			echo "test.sh: no kernel headers for the packages leg" >&2
+			rc=1
+			continue
+		fi
+		bash tools/package-test.sh "$kver" "/boot/vmlinuz-$kver" 2>&1 | tee "$build/package-test.log" ||
+			rc=1
+		;;
 	debug)
 		if ! out=$(bash tools/build-debug-kernel.sh); then
 			echo "test.sh: the debug kernel could not be built" >&2
@@ -103,7 +122,8 @@ for leg in "${legs[@]}"; do
 done
 
 # Count: the VM runner's own "N passed, N failed" for each vm-selftests*, one per other
-# test; a leg that produced no test log counts as one failure.
+# test; the packages leg's own last line; a leg that produced no test log counts as one
+# failure.
 python3 - "$rc" "${logs[@]}" <<'PY'
 import json, re, sys
 rc, legs = int(sys.argv[1]), sys.argv[2:]
@@ -112,6 +132,16 @@ line_re = re.compile(r'^(\d+) passed, (\d+) failed$', re.M)
 for entry in legs:
     leg, jlog = entry.split('=', 1)
     lp = lf = 0
+    if not jlog.endswith('.json'):
+        try:
+            m = line_re.findall(open(jlog).read())
+        except OSError:
+            m = []
+        lp, lf = map(int, m[-1]) if m else (0, 1)
+        print(f'=== leg {leg}: {lp} passed, {lf} failed')
+        passed += lp
+        failed += lf
+        continue
     try:
         tests = [json.loads(l) for l in open(jlog) if l.strip()]
     except OSError:
