@@ -9,11 +9,13 @@
 # built with `pkg-config --cflags --libs acl-shim` against the installed headers; finally
 # purge the packages and prove that nothing of them is left.
 #
-#   package-test.sh KERNEL_RELEASE KERNEL_IMAGE
+#   package-test.sh KERNEL_RELEASE KERNEL_IMAGE [KDIR...]
 #
 #   KERNEL_RELEASE  the kernel the VM boots (its headers must be installed:
 #                   /lib/modules/KERNEL_RELEASE/build)
 #   KERNEL_IMAGE    its image (e.g. /boot/vmlinuz-KERNEL_RELEASE)
+#   KDIR            headers of other kernels (not installed: e.g. the matrix's, from
+#                   tools/fetch-kernel.sh) that DKMS must build the module for too
 #
 # Installs and removes packages system-wide (as root, through sudo if needed), so it is
 # a step of tools/test.sh and not a meson test. Prints "ok N - ..." / "not ok N - ..."
@@ -22,12 +24,14 @@
 set -uo pipefail
 
 prog=${0##*/}
-if (($# != 2)); then
-	echo "usage: $prog KERNEL_RELEASE KERNEL_IMAGE" >&2
+if (($# < 2)); then
+	echo "usage: $prog KERNEL_RELEASE KERNEL_IMAGE [KDIR...]" >&2
 	echo "0 passed, 1 failed"
 	exit 2
 fi
 kver=$1 kimage=$2
+shift 2
+other_kdirs=("$@")
 srcdir=$(cd "$(dirname -- "$0")/.." && pwd)
 runner=$srcdir/selftests/vm/run-in-vm.sh
 pkgs=(acl-share-dkms libacl-shim0 libacl-shim-dev acl-share-tools)
@@ -148,6 +152,26 @@ elif grep -q 'W=1' "$srcdir/dkms.conf" && ! grep -qiE 'warning:|error:' "$mlog";
 else
 	result FAIL "DKMS's W=1 build has no warnings" "$(grep -iE -A3 'warning:|error:' "$mlog" | head -n 30)"
 fi
+
+# Other kernels: what `dkms build` does for each, against headers given by path.
+for kd in "${other_kdirs[@]}"; do
+	rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kd/include/generated/utsrelease.h" 2>/dev/null)
+	if [[ -z $rel ]]; then
+		result FAIL "dkms build for the kernel of $kd" "no kernel release in $kd"
+		continue
+	fi
+	log=/var/lib/dkms/acl-share/$version/$rel/$(uname -m)/log/make.log
+	if "${root[@]}" dkms build "acl-share/$version" -k "$rel" --kernelsourcedir "$kd" \
+		>"$work/dkms-$rel.log" 2>&1 &&
+		[[ $(dkms status -m acl-share -v "$version" -k "$rel" 2>&1) == *": built"* ]] &&
+		[[ -f $log ]] && ! grep -qiE 'warning:|error:' "$log"; then
+		result OK "dkms build for $rel (headers in $kd): built, W=1 without warnings"
+	else
+		result FAIL "dkms build for $rel (headers in $kd): built, W=1 without warnings" \
+			"$(tail -n 20 "$work/dkms-$rel.log")" "$(grep -iE -A3 'warning:|error:' "$log" 2>/dev/null | head -n 20)"
+	fi
+	"${root[@]}" dkms remove "acl-share/$version" -k "$rel" >/dev/null 2>&1
+done
 
 # Every module parameter is documented in the modprobe.d file.
 missing=()
