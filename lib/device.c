@@ -18,6 +18,14 @@
 
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 static int dev_fd = -1;		/* protected by dev_lock */
+/*
+ * What ACL_SHARE_IOC_INFO said when dev_fd was opened (protected by
+ * dev_lock): nothing in it changes while the descriptor is open (the
+ * module's parameters are read-only once it is loaded, and it cannot be
+ * unloaded while open), so the calls that check a device id make no ioctl
+ * of their own.
+ */
+static struct acl_share_info dev_info;
 static bool acl_initialized;	/* protected by dev_lock */
 
 static __thread int32_t current_device = -1;
@@ -64,11 +72,22 @@ static aclError open_failed(const char *fn, int err)
 /* Called with dev_lock held. */
 static aclError dev_fd_locked(const char *fn, int *fd)
 {
+	char eb[SHIM_ERRSTR_LEN];
+
 	if (dev_fd < 0) {
-		int nfd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+		int nfd = open(DEV_PATH, O_RDWR | O_CLOEXEC), err;
 
 		if (nfd < 0)
 			return open_failed(fn, errno);
+		dev_info = (struct acl_share_info){ .size = sizeof(dev_info) };
+		err = shim_ioctl(nfd, ACL_SHARE_IOC_INFO, &dev_info);
+		if (err) {
+			close(nfd);
+			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+					 "%s: the acl_share module rejected ACL_SHARE_IOC_INFO: %s "
+					 "(library and module versions differ?)",
+					 fn, shim_errno_str(err, eb, sizeof(eb)));
+		}
 		dev_fd = nfd;
 	}
 	*fd = dev_fd;
@@ -87,21 +106,15 @@ aclError shim_dev_fd(const char *fn, int *fd)
 
 aclError shim_dev_info(const char *fn, struct acl_share_info *info)
 {
-	char eb[SHIM_ERRSTR_LEN];
 	aclError ret;
-	int fd = -1, err;
+	int fd;
 
-	ret = shim_dev_fd(fn, &fd);
-	if (ret)
-		return ret;
-	*info = (struct acl_share_info){ .size = sizeof(*info) };
-	err = shim_ioctl(fd, ACL_SHARE_IOC_INFO, info);
-	if (err)
-		return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
-				 "%s: the acl_share module rejected ACL_SHARE_IOC_INFO: %s "
-				 "(library and module versions differ?)",
-				 fn, shim_errno_str(err, eb, sizeof(eb)));
-	return ACL_SUCCESS;
+	pthread_mutex_lock(&dev_lock);
+	ret = dev_fd_locked(fn, &fd);
+	if (!ret)
+		*info = dev_info;
+	pthread_mutex_unlock(&dev_lock);
+	return ret;
 }
 
 aclError shim_check_device(const char *fn, const char *what, int64_t id)
