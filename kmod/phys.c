@@ -47,8 +47,13 @@
 static struct vfsmount *acl_mnt;
 static int acl_mnt_count;
 
-/* Attempts per huge chunk beyond the first; see acl_phys_populate(). */
-#define ACL_CHUNK_RETRIES 256
+/*
+ * Attempts per huge chunk beyond the first (see acl_phys_populate()): with
+ * a 100 ms pause every eighth, a chunk that compaction cannot assemble
+ * fails after about 13 s. On a fragmented 2 GiB node most chunks took no
+ * retry, the slowest of ~1,400 took 211.
+ */
+#define ACL_CHUNK_RETRIES 1024
 
 /*
  * What /proc/<pid>/maps shows for a mapping of an allocation (the inode
@@ -261,11 +266,22 @@ static struct page *acl_chunk_alloc(gfp_t gfp, unsigned int order, int nid)
 
 /*
  * Is a chunk of 2^@order pages free right now, were it not charged? Looked
- * up on the free lists only: no reclaim, no compaction, no kswapd wakeup.
+ * up on the free lists only: no direct reclaim, no direct compaction.
+ *
+ * Being an allocation that cannot compact for itself, it also asks the
+ * kernel to compact in the background: on a node whose free memory is
+ * plentiful but fragmented, wakeup_kswapd() wakes kcompactd for such
+ * allocations (those with __GFP_DIRECT_RECLAIM are left to compact
+ * directly). Direct compaction cannot do it for us where nothing is
+ * reclaimable: the allocator raises its priority above asynchronous only
+ * after reclaim made progress (should_compact_retry()), and asynchronous
+ * compaction for an unmovable request scans only unmovable pageblocks;
+ * kcompactd compacts synchronously, every pageblock.
  */
 static bool acl_chunk_is_free(gfp_t gfp, unsigned int order, int nid)
 {
-	gfp_t peek = gfp & ~(__GFP_RECLAIM | __GFP_ACCOUNT | __GFP_ZERO | __GFP_RETRY_MAYFAIL);
+	gfp_t peek = gfp & ~(__GFP_DIRECT_RECLAIM | __GFP_ACCOUNT | __GFP_ZERO |
+			     __GFP_RETRY_MAYFAIL);
 	struct page *page = acl_alloc_chunk(peek, order, nid);
 
 	if (!page)
@@ -288,10 +304,10 @@ static bool acl_chunk_may_retry(gfp_t gfp, unsigned int order, int nid, unsigned
 	struct page *page;
 
 	/*
-	 * Every eighth time, give kswapd, which the failed attempt woke,
-	 * time to finish: a kswapd that goes to sleep clears the pageblock
-	 * skip hints that make direct compaction give up at once, and wakes
-	 * kcompactd (its short sleep is HZ/10). Without these pauses a
+	 * Every eighth time, give kswapd and kcompactd, which the failed
+	 * attempts woke, time to work: a kswapd that goes to sleep clears
+	 * the pageblock skip hints that make compaction give up at once, and
+	 * wakes kcompactd (its short sleep is HZ/10). Without these pauses a
 	 * fragmented node failed half the chunks on 6.1 after 1,024 retries.
 	 */
 	if (retries % 8 == 7)
@@ -328,10 +344,11 @@ static int acl_phys_populate(struct acl_phys *phys, int nid)
 			goto err_free;
 		page = acl_chunk_alloc(gfp, order, nid);
 		/*
-		 * A failed compaction defers the next ones of this order
-		 * (up to 64 attempts; PREEMPT_RT's compaction gives up
-		 * often): try on, as writes of nr_hugepages do, while only
-		 * fragmentation stands in the way.
+		 * Compaction gives up often (a failed one defers the next ones
+		 * of this order for up to 64 attempts, skip hints make it stop
+		 * at once, PREEMPT_RT's meets lock contention): try on, as
+		 * writes of nr_hugepages do, while only fragmentation stands in
+		 * the way.
 		 */
 		charge_refused = 0;
 		for (retries = 0; !page && order && retries < ACL_CHUNK_RETRIES &&
