@@ -144,6 +144,7 @@ int32_t shim_current_device(void)
 
 static void atfork_prepare(void)
 {
+	shim_devmem_lock();
 	shim_rt_lock();
 	shim_va_lock();
 	shim_share_lock();
@@ -156,6 +157,7 @@ static void atfork_parent(void)
 	shim_share_unlock();
 	shim_va_unlock();
 	shim_rt_unlock();
+	shim_devmem_unlock();
 }
 
 /*
@@ -175,6 +177,8 @@ static void atfork_child(void)
 	shim_va_forget_child();
 	shim_va_unlock();
 	shim_rt_unlock();
+	shim_devmem_forget_child();
+	shim_devmem_unlock();
 }
 
 __attribute__((constructor)) static void shim_register_atfork(void)

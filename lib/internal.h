@@ -114,6 +114,11 @@ SHIM_HIDDEN void shim_share_forget_child(void);
 SHIM_HIDDEN void shim_share_forget_handle(uint32_t handle);
 
 /* runtime.c */
+/* devmem.c: aclrtMalloc allocations and peer access (its lock is never held across other calls). */
+SHIM_HIDDEN void shim_devmem_lock(void);
+SHIM_HIDDEN void shim_devmem_unlock(void);
+SHIM_HIDDEN void shim_devmem_forget_child(void);
+
 SHIM_HIDDEN void shim_rt_lock(void);
 SHIM_HIDDEN void shim_rt_unlock(void);
 SHIM_HIDDEN void shim_rt_destroy_all_streams(void);

@@ -118,20 +118,29 @@ aclError aclrtDestroyStreamForce(aclrtStream stream)
 	return destroy_stream("aclrtDestroyStreamForce", stream);
 }
 
-aclError aclrtSynchronizeStream(aclrtStream stream)
+/*
+ * Streams are synchronous: a synchronization, an asynchronous copy or a
+ * memset is done when the call returns, on a live stream or the default one
+ * (NULL).
+ */
+static aclError check_stream(const char *fn, aclrtStream stream)
 {
 	bool live;
 
 	if (!stream)
-		return ACL_SUCCESS; /* the default stream; every copy is synchronous */
+		return ACL_SUCCESS;
 	pthread_mutex_lock(&rt_lock);
 	live = stream_index(stream) < n_streams;
 	pthread_mutex_unlock(&rt_lock);
 	if (!live)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-				 "aclrtSynchronizeStream: stream %p is not a live stream of this process",
-				 stream);
+				 "%s: stream %p is not a live stream of this process", fn, stream);
 	return ACL_SUCCESS;
+}
+
+aclError aclrtSynchronizeStream(aclrtStream stream)
+{
+	return check_stream("aclrtSynchronizeStream", stream);
 }
 
 aclError aclrtMallocHost(void **hostPtr, size_t size)
@@ -252,4 +261,20 @@ aclError aclrtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count)
 		return ret;
 	memset(devPtr, value, count);
 	return ACL_SUCCESS;
+}
+
+aclError aclrtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t count,
+			  aclrtMemcpyKind kind, aclrtStream stream)
+{
+	aclError ret = check_stream("aclrtMemcpyAsync", stream);
+
+	return ret ? ret : aclrtMemcpy(dst, destMax, src, count, kind);
+}
+
+aclError aclrtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t count,
+			  aclrtStream stream)
+{
+	aclError ret = check_stream("aclrtMemsetAsync", stream);
+
+	return ret ? ret : aclrtMemset(devPtr, maxCount, value, count);
 }

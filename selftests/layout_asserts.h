@@ -193,6 +193,29 @@ SIG_ASSERT(aclrtFreeHost, aclError, void *);
 SIG_ASSERT(aclrtMemcpy, aclError, void *, size_t, const void *, size_t, aclrtMemcpyKind);
 SIG_ASSERT(aclrtMemset, aclError, void *, size_t, int32_t, size_t);
 SIG_ASSERT(aclGetRecentErrMsg, const char *, void);
+SIG_ASSERT(aclrtMemcpyAsync, aclError, void *, size_t, const void *, size_t, aclrtMemcpyKind,
+	   aclrtStream);
+SIG_ASSERT(aclrtMemsetAsync, aclError, void *, size_t, int32_t, size_t, aclrtStream);
+
+/* §7: device malloc and peer access */
+SIG_ASSERT(aclrtMalloc, aclError, void **, size_t, aclrtMemMallocPolicy);
+SIG_ASSERT(aclrtMallocAlign32, aclError, void **, size_t, aclrtMemMallocPolicy);
+SIG_ASSERT(aclrtFree, aclError, void *);
+SIG_ASSERT(aclrtDeviceCanAccessPeer, aclError, int32_t *, int32_t, int32_t);
+SIG_ASSERT(aclrtDeviceEnablePeerAccess, aclError, int32_t, uint32_t);
+SIG_ASSERT(aclrtDeviceDisablePeerAccess, aclError, int32_t);
+SIG_ASSERT(aclrtDevicePeerAccessStatus, aclError, int32_t, int32_t, int32_t *);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE_FIRST == 0);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE_ONLY == 1);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_NORMAL_ONLY == 2);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE_FIRST_P2P == 3);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE_ONLY_P2P == 4);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_NORMAL_ONLY_P2P == 5);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE1G_ONLY == 6);
+LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE1G_ONLY_P2P == 7);
+LAYOUT_ASSERT(ACL_MEM_TYPE_LOW_BAND_WIDTH == 0x0100);
+LAYOUT_ASSERT(ACL_MEM_TYPE_HIGH_BAND_WIDTH == 0x1000);
+LAYOUT_ASSERT(ACL_MEM_ACCESS_USER_SPACE_READONLY == 0x100000);
 
 /* §5: the kernel ABI. Every struct starts with size and flags, uses
  * fixed-width fields with explicit padding (no implicit holes: the sum of

@@ -32,7 +32,11 @@ TEST(every_function_is_exported)
 		(any_fn)aclrtCreateStream, (any_fn)aclrtDestroyStream,
 		(any_fn)aclrtDestroyStreamForce, (any_fn)aclrtSynchronizeStream,
 		(any_fn)aclrtMallocHost, (any_fn)aclrtFreeHost, (any_fn)aclrtMemcpy,
-		(any_fn)aclrtMemset, (any_fn)aclGetRecentErrMsg,
+		(any_fn)aclrtMemset, (any_fn)aclGetRecentErrMsg, (any_fn)aclrtMemcpyAsync,
+		(any_fn)aclrtMemsetAsync, (any_fn)aclrtMalloc, (any_fn)aclrtMallocAlign32,
+		(any_fn)aclrtFree, (any_fn)aclrtDeviceCanAccessPeer,
+		(any_fn)aclrtDeviceEnablePeerAccess, (any_fn)aclrtDeviceDisablePeerAccess,
+		(any_fn)aclrtDevicePeerAccessStatus,
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
