@@ -2,8 +2,10 @@
 /*
  * Per-process detail, for root only: /sys/kernel/debug/acl_share/clients
  * lists every open file of /dev/acl_share with the process that owns it and
- * what it holds. Unprivileged users see only the aggregate counters
- * (stats.c); debugfs itself is not accessible to them.
+ * what it holds, one tab-separated line per file; the comm has its tabs,
+ * newlines and backslashes escaped as \ooo (tools/acl-share-stat.c parses it).
+ * Unprivileged users see only the aggregate counters (stats.c); debugfs
+ * itself is not accessible to them.
  */
 #include <linux/debugfs.h>
 #include <linux/list.h>
@@ -58,8 +60,14 @@ static void acl_client_show(struct seq_file *m, struct acl_ctx *ctx)
 	}
 	mutex_unlock(&ctx->lock);
 
-	seq_printf(m, "%d\t%s\t%u\t%u\t%u\t%llu\n", pid_nr(ctx->owner), comm, handles, exports,
-		   imports, bytes);
+	/*
+	 * The comm is anything a task named itself (PR_SET_NAME): tabs, newlines and
+	 * backslashes are printed as octal escapes (\ooo), so that it cannot end its
+	 * field or its line.
+	 */
+	seq_printf(m, "%d\t", pid_nr(ctx->owner));
+	seq_escape(m, comm, "\t\n\\");
+	seq_printf(m, "\t%u\t%u\t%u\t%llu\n", handles, exports, imports, bytes);
 }
 
 static int acl_clients_show(struct seq_file *m, void *unused)

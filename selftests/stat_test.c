@@ -6,10 +6,12 @@
  * and exported, the second exported too, a forked child importing and mapping the
  * first) runs while the tool is executed; its JSON, its table, its per-process detail
  * and its --watch lines are parsed and checked against the sysfs counters and against
- * the workload's deltas. Then the failures: a bad command line (exit 2), --processes
- * as nobody or without debugfs mounted (exit 3, with the reason), and the module not
- * loaded (exit 2 and "modprobe acl_share"; the module is unloaded and loaded again
- * with the parameters it had, as rmmod_test does).
+ * the workload's deltas. --watch ends with status 0 on SIGINT, at once, also when the
+ * signal comes while it writes; a process whose name holds tabs and a newline cannot
+ * forge a record of --processes. Then the failures: a bad command line (exit 2),
+ * --processes as nobody or without debugfs mounted (exit 3, with the reason), and the
+ * module not loaded (exit 2 and "modprobe acl_share"; the module is unloaded and loaded
+ * again with the parameters it had, as rmmod_test does).
  *
  * The tool is /bin/acl-share-stat in the VM (run-in-vm.sh --bin), or $ACL_SHARE_STAT.
  */
@@ -17,6 +19,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "acl/acl.h"
@@ -44,6 +47,7 @@ static const char *stat_tool(void)
 
 #define RUN_AS_NOBODY 0x1	/* setuid(65534) before exec */
 #define RUN_NO_DEBUGFS 0x2	/* in a mount namespace without /sys/kernel/debug */
+#define RUN_SIGINT_AFTER_2_LINES 0x4	/* sigint_ms counts from the 2nd line of stdout */
 
 struct run {
 	int status;		/* wait status; -1 if the run failed */
@@ -52,6 +56,7 @@ struct run {
 	char err[1 << 12];
 	size_t err_len;
 	double secs;		/* how long it ran */
+	double after_sigint;	/* how long it ran after the SIGINT; -1 if none was sent */
 };
 
 static double now_secs(void)
@@ -60,6 +65,16 @@ static double now_secs(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Counts the lines of @s. */
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
 }
 
 /* In the child: set up as @flags asks and exec the tool with @args. */
@@ -89,19 +104,20 @@ static void __attribute__((noreturn)) run_child(int out_fd, int err_fd, unsigned
 
 /*
  * Runs the tool with the NULL-terminated arguments @args and collects its stdout and
- * stderr (NUL-terminated). With @sigint_ms > 0 it gets SIGINT after that long. A run
- * that takes more than 20 s is killed. Returns 0, or -1 if it could not be run.
+ * stderr (NUL-terminated). With @sigint_ms > 0 it gets SIGINT after that long (with
+ * RUN_SIGINT_AFTER_2_LINES: that long after its stdout has two lines). A run that
+ * takes more than 20 s is killed. Returns 0, or -1 if it could not be run.
  */
 static int run_stat(struct run *r, unsigned int flags, int sigint_ms, const char *const *args)
 {
 	char *argv[16];
 	int out[2], err[2], n = 0;
-	double start, deadline;
-	bool sent = false;
+	double start, deadline, sigint_at = -1, sent_at = -1;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	r->status = -1;
+	r->after_sigint = -1;
 	argv[n++] = (char *)stat_tool();
 	for (; *args && n < 15; args++)
 		argv[n++] = (char *)*args;
@@ -117,6 +133,8 @@ static int run_stat(struct run *r, unsigned int flags, int sigint_ms, const char
 	fflush(stderr);
 	start = now_secs();
 	deadline = start + 20;
+	if (sigint_ms > 0 && !(flags & RUN_SIGINT_AFTER_2_LINES))
+		sigint_at = start + sigint_ms / 1000.0;
 	pid = fork();
 	if (pid < 0) {
 		close(out[0]);
@@ -139,10 +157,17 @@ static int run_stat(struct run *r, unsigned int flags, int sigint_ms, const char
 			double t = now_secs();
 			int ms = 200, ret;
 
-			if (sigint_ms > 0 && !sent && t >= start + sigint_ms / 1000.0) {
-				kill(pid, SIGINT);
-				sent = true;
+			if (sigint_ms > 0 && sigint_at < 0 && (flags & RUN_SIGINT_AFTER_2_LINES)) {
+				r->out[r->out_len] = '\0';
+				if (count_lines(r->out) >= 2)
+					sigint_at = t + sigint_ms / 1000.0;
 			}
+			if (sigint_at >= 0 && sent_at < 0 && t >= sigint_at) {
+				kill(pid, SIGINT);
+				sent_at = t;
+			}
+			if (sigint_at >= 0 && sent_at < 0 && sigint_at - t < ms / 1000.0)
+				ms = sigint_at > t ? (int)((sigint_at - t) * 1000) + 1 : 0;
 			if (t > deadline) {
 				kill(pid, SIGKILL);
 				break;
@@ -180,6 +205,8 @@ static int run_stat(struct run *r, unsigned int flags, int sigint_ms, const char
 	r->err[r->err_len] = '\0';
 	r->status = acl_wait(pid);
 	r->secs = now_secs() - start;
+	if (sent_at >= 0)
+		r->after_sigint = now_secs() - sent_at;
 	return r->status == -1 ? -1 : 0;
 }
 
@@ -297,16 +324,6 @@ static bool json_proc(const char *s, const char *end, pid_t pid, const char **ob
 	*obj = o;
 	*obj_end = b + 1;
 	return true;
-}
-
-/* Counts the lines of @s. */
-static int count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
 }
 
 /* The sysfs file names the tool reports, in acl_test_util.h's order. */
@@ -664,6 +681,193 @@ TEST(watch_until_sigint)
 	EXPECT_EQ(0, WEXITSTATUS(r->status)) TH_LOG("stderr: %s", r->err);
 	EXPECT_LE(3, count_lines(r->out)) TH_LOG("output:\n%s", r->out);
 	EXPECT_GT(5.0, r->secs) TH_LOG("SIGINT did not stop it");
+	free(r);
+}
+
+/*
+ * A SIGINT in the middle of a long interval ends --watch at once, not at the next
+ * line, with status 0 and what it printed: here 100 s between lines, the SIGINT
+ * shortly after the first one.
+ */
+TEST(watch_sigint_ends_a_long_interval)
+{
+	static const char *const args[] = { "--watch", "100", NULL };
+	struct run *r = malloc(sizeof(*r));
+
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, run_stat(r, RUN_SIGINT_AFTER_2_LINES, 200, args));
+	EXPECT_TRUE(WIFEXITED(r->status)) TH_LOG("status %#x", r->status);
+	EXPECT_EQ(0, WEXITSTATUS(r->status)) TH_LOG("stderr: %s", r->err);
+	EXPECT_EQ(2, count_lines(r->out)) TH_LOG("output:\n%s", r->out);
+	ASSERT_LE(0.0, r->after_sigint) TH_LOG("no SIGINT sent; output:\n%s", r->out);
+	EXPECT_GT(2.0, r->after_sigint) TH_LOG("it ran %.3f s after the SIGINT", r->after_sigint);
+	free(r);
+}
+
+/*
+ * A SIGINT while --watch is blocked writing a line (its stdout a full pipe) does not
+ * make the write fail: once the pipe is read again the line is written and the tool
+ * exits at once, with status 0 and nothing on stderr.
+ */
+TEST(watch_sigint_during_a_blocked_write)
+{
+	char *argv[] = { (char *)stat_tool(), "--watch", "0.001", NULL };
+	int out[2], err[2], avail = 0, st;
+	char buf[4096], errbuf[512] = "";
+	bool ended = false;
+	double deadline;
+	ssize_t n, errlen = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(err, O_CLOEXEC));
+	ASSERT_LE(4096, fcntl(out[1], F_SETPIPE_SZ, 4096)) TH_LOG("F_SETPIPE_SZ: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		run_child(out[1], err[1], 0, argv);
+	close(out[1]);
+	close(err[1]);
+	fcntl(err[0], F_SETFL, O_NONBLOCK);
+
+	/* Full: the tool's next write blocks. */
+	deadline = now_secs() + 10;
+	while (now_secs() < deadline && ioctl(out[0], FIONREAD, &avail) == 0 &&
+	       avail < fcntl(out[0], F_GETPIPE_SZ) - 128)
+		usleep(10 * 1000);
+	usleep(200 * 1000);
+	EXPECT_EQ(0, waitpid(pid, &st, WNOHANG)) TH_LOG("the tool ended before the SIGINT");
+	kill(pid, SIGINT);
+	usleep(200 * 1000);
+
+	/* Read it all: the tool must end (EOF) soon after. */
+	deadline = now_secs() + 5;
+	for (;;) {
+		struct pollfd p = { .fd = out[0], .events = POLLIN };
+
+		if (now_secs() > deadline) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(out[0], buf, sizeof(buf));
+		if (n == 0) {
+			ended = true;
+			break;
+		}
+		if (n < 0 && errno != EINTR)
+			break;
+	}
+	n = read(err[0], errbuf, sizeof(errbuf) - 1);
+	if (n > 0)
+		errlen = n;
+	errbuf[errlen] = '\0';
+	close(out[0]);
+	close(err[0]);
+	st = acl_wait(pid);
+	EXPECT_TRUE(ended) TH_LOG("the tool did not end within 5 s of the SIGINT");
+	EXPECT_TRUE(WIFEXITED(st)) TH_LOG("status %#x", st);
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("stderr: %s", errbuf);
+	EXPECT_EQ(0, (int)errlen) TH_LOG("stderr: %s", errbuf);
+}
+
+/*
+ * A process may name itself anything (PR_SET_NAME): here tabs, a newline and a
+ * backslash, shaped like the end of a record ("\t9\t9\t9\t9\n") and the start of
+ * another one, of pid 1. The module escapes the name in the clients file; the tool
+ * reports the real pid with its real counts, the name as it is (JSON-escaped) and no
+ * row for pid 1 or 9.
+ */
+#define NASTY_COMM "a\t9\t9\t9\t9\n1\t\\x"
+#define NASTY_COMM_JSON "a\\u00099\\u00099\\u00099\\u00099\\u000a1\\u0009\\\\x"
+
+/* The child: names itself NASTY_COMM, allocates 2 MiB, says 'r', waits for 'd'. */
+static void __attribute__((noreturn)) nasty_child(struct acl_chan *ch)
+{
+	aclrtPhysicalMemProp prop = acl_prop(ACL_HBM_MEM_HUGE, ACL_MEM_LOCATION_TYPE_DEVICE, 0);
+	aclrtDrvMemHandle h = NULL;
+	char comm[32] = "";
+	aclError e;
+
+	acl_chan_child(ch);
+	CHILD_CHECK(prctl(PR_SET_NAME, NASTY_COMM) == 0, "PR_SET_NAME: %s", strerror(errno));
+	CHILD_CHECK(acl_read_text("/proc/self/comm", comm, sizeof(comm)) == 0, "comm");
+	CHILD_CHECK(!strcmp(comm, NASTY_COMM "\n"), "the name did not stick: '%s'", comm);
+	e = aclrtSetDevice(0);
+	CHILD_CHECK(e == ACL_SUCCESS, "set device: %d %s", e, aclGetRecentErrMsg());
+	e = aclrtMallocPhysical(&h, SZ_2M, &prop, 0);
+	CHILD_CHECK(e == ACL_SUCCESS, "malloc: %d %s", e, aclGetRecentErrMsg());
+	CHILD_CHECK(acl_tell(ch, 'r') == 0, "tell");
+	CHILD_CHECK(acl_hear_within(ch, 'd', 120 * 1000) == 0, "no 'done' from the parent");
+	e = aclrtFreePhysical(h);
+	CHILD_CHECK(e == ACL_SUCCESS, "free: %d %s", e, aclGetRecentErrMsg());
+	_exit(0);
+}
+
+TEST(processes_comm_cannot_forge_a_record)
+{
+	static const char *const args[] = { "--processes", "--json", NULL };
+	static const struct {
+		const char *key;
+		long long v;
+	} want[] = {
+		{ "files", 1 }, { "handles", 1 }, { "exports", 0 }, { "imports", 0 },
+		{ "allocated_bytes", SZ_2M },
+	};
+	static const char comm_pat[] = "\"comm\":\"" NASTY_COMM_JSON "\",";
+	struct run *r = malloc(sizeof(*r));
+	const char *end, *o, *oe, *p;
+	struct acl_chan ch;
+	int ready, st, rows = 0;
+	pid_t child;
+
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0U, geteuid()) TH_LOG("the VM runs the tests as root");
+	ASSERT_GE(15, (int)strlen(NASTY_COMM)) TH_LOG("TASK_COMM_LEN - 1 bytes at most");
+	ASSERT_EQ(0, acl_chan_init(&ch));
+	fflush(stdout);
+	fflush(stderr);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (child == 0)
+		nasty_child(&ch);
+	acl_chan_parent(&ch);
+	ready = acl_hear(&ch, 'r');
+	if (!ready)
+		ready = run_stat(r, 0, 0, args);
+	if (acl_tell(&ch, 'd'))
+		kill(child, SIGKILL);
+	st = acl_wait(child);
+	acl_chan_close(&ch);
+	ASSERT_EQ(0, ready) TH_LOG("the child did not get ready, or the tool did not run");
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("the child failed: %#x", st);
+
+	ASSERT_EXIT(r, 0);
+	end = r->out + r->out_len;
+	ASSERT_TRUE(json_shape_ok(r->out, end)) TH_LOG("not one JSON object: %s", r->out);
+	ASSERT_TRUE(json_proc(r->out, end, child, &o, &oe))
+		TH_LOG("no process %d in %s", (int)child, r->out);
+	EXPECT_NE(NULL, memmem(o, (size_t)(oe - o), comm_pat, strlen(comm_pat)))
+		TH_LOG("want %s in %.*s", comm_pat, (int)(oe - o), o);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		long long v = -1;
+
+		ASSERT_TRUE(json_num(o, oe, want[i].key, &v))
+			TH_LOG("no %s in %.*s", want[i].key, (int)(oe - o), o);
+		EXPECT_EQ(want[i].v, v) TH_LOG("%s in %.*s", want[i].key, (int)(oe - o), o);
+	}
+	/* Every row is a process that has the device open: the child, maybe us; no other. */
+	for (p = strstr(r->out, "{\"pid\":"); p && p < end; p = strstr(p + 1, "{\"pid\":")) {
+		long long pid = strtoll(p + 7, NULL, 10);
+
+		rows++;
+		EXPECT_TRUE(pid == child || pid == getpid())
+			TH_LOG("a row for pid %lld in %s", pid, r->out);
+	}
+	EXPECT_LE(1, rows);
 	free(r);
 }
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -330,6 +331,48 @@ static bool parse_tail(const char *text, size_t n, size_t p, unsigned long long 
 	return true;
 }
 
+static bool is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+/*
+ * The comm at text[*pos]: everything up to the next tab, with the kernel's octal
+ * escapes (seq_escape: a backslash and three octal digits) undone. It must hold no
+ * newline, no backslash but in an escape, no escaped NUL, and at most COMM_MAX bytes
+ * once unescaped. On success stores it in @comm (NUL-terminated) and the position of
+ * the tab in *pos.
+ */
+static bool parse_comm(const char *text, size_t n, size_t *pos, char comm[COMM_MAX + 1])
+{
+	size_t p = *pos, len = 0;
+
+	for (; p < n && text[p] != '\t'; p++) {
+		unsigned int c = (unsigned char)text[p];
+
+		if (c == '\n' || c == '\0')
+			return false;
+		if (c == '\\') {
+			if (n - p < 4 || !is_octal(text[p + 1]) || !is_octal(text[p + 2]) ||
+			    !is_octal(text[p + 3]))
+				return false;
+			c = (unsigned int)(text[p + 1] - '0') << 6 |
+			    (unsigned int)(text[p + 2] - '0') << 3 | (unsigned int)(text[p + 3] - '0');
+			if (c == 0 || c > 0xff)
+				return false;
+			p += 3;
+		}
+		if (len == COMM_MAX)
+			return false;
+		comm[len++] = (char)c;
+	}
+	if (p >= n)
+		return false;
+	comm[len] = '\0';
+	*pos = p;
+	return true;
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
 	const struct proc_row *x = a, *y = b;
@@ -340,11 +383,12 @@ static int cmp_pid(const void *a, const void *b)
 /*
  * Parses the clients file (kmod/clients.c): a header line, then per open file of
  * /dev/acl_share "tgid\tcomm\thandles\texports\timports\tallocated_bytes\n". The comm
- * is a task's name, up to 15 bytes of anything but NUL (tabs and newlines included),
- * so it is not split at tabs: it is the longest run of at most 15 bytes after the
- * tgid that is followed by the four numbers and a newline. (A longer candidate would
- * start inside the real numbers, which then lack a field.) The lines of one tgid
- * are summed; the rows are sorted by tgid. Returns 0 or -EINVAL (@line: the record).
+ * is a task's name, up to 15 bytes of anything but NUL; the module prints its tabs,
+ * newlines and backslashes as octal escapes (\ooo), so that a raw tab ends the field
+ * and a raw newline the line, whatever name a process gave itself (PR_SET_NAME). The
+ * escapes are undone; a raw newline or a malformed escape in the comm, or a comm longer
+ * than 15 bytes unescaped, is a format error. The lines of one tgid are summed; the
+ * rows are sorted by tgid. Returns 0, -ENOMEM or -EINVAL (@line: the record).
  */
 static int parse_clients(const char *text, size_t n, struct procs *out, size_t *line)
 {
@@ -354,25 +398,15 @@ static int parse_clients(const char *text, size_t n, struct procs *out, size_t *
 	if (n < hdr || memcmp(text, clients_header, hdr))
 		return -EINVAL;
 	while (pos < n) {
-		unsigned long long pid, v[4] = { 0 }, best_v[4] = { 0 };
-		size_t start, best_end = 0;
-		int best = -1;
+		unsigned long long pid, v[4] = { 0 };
+		char comm[COMM_MAX + 1];
 		struct proc_row *r;
 
 		(*line)++;
 		if (!parse_ull(text, n, &pos, &pid) || pos >= n || text[pos] != '\t')
 			return -EINVAL;
-		start = ++pos;
-		for (int q = 0; q <= COMM_MAX && start + (size_t)q < n; q++) {
-			size_t end;
-
-			if (parse_tail(text, n, start + (size_t)q, v, &end)) {
-				best = q;
-				best_end = end;
-				memcpy(best_v, v, sizeof(v));
-			}
-		}
-		if (best < 0)
+		pos++;
+		if (!parse_comm(text, n, &pos, comm) || !parse_tail(text, n, pos, v, &pos))
 			return -EINVAL;
 		if (out->nr == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 16;
@@ -386,14 +420,12 @@ static int parse_clients(const char *text, size_t n, struct procs *out, size_t *
 		r = &out->rows[out->nr++];
 		memset(r, 0, sizeof(*r));
 		r->pid = pid;
-		memcpy(r->comm, text + start, (size_t)best);
-		r->comm[best] = '\0';
+		memcpy(r->comm, comm, sizeof(comm));
 		r->files = 1;
-		r->handles = best_v[0];
-		r->exports = best_v[1];
-		r->imports = best_v[2];
-		r->bytes = best_v[3];
-		pos = best_end;
+		r->handles = v[0];
+		r->exports = v[1];
+		r->imports = v[2];
+		r->bytes = v[3];
 	}
 	if (!out->nr)
 		return 0;
@@ -649,8 +681,40 @@ static void ts_add(struct timespec *t, long long ns)
 	}
 }
 
+/*
+ * Sleeps until @deadline (CLOCK_MONOTONIC) or until SIGINT or SIGTERM came. Those two
+ * are blocked outside this sleep and unblocked (@sleep_mask) only here: one that came
+ * while a line was read or printed is pending, and is delivered at once, instead of
+ * after one more interval (or never, while the lines lag behind their deadlines);
+ * ppoll() unblocks them atomically, so none is missed while it sleeps.
+ */
+static void sleep_until(const struct timespec *deadline, const sigset_t *sleep_mask)
+{
+	sigset_t blocked;
+
+	/* A pending one is delivered before sigprocmask() returns. */
+	sigprocmask(SIG_SETMASK, sleep_mask, &blocked);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	while (!stop_watch) {
+		struct timespec now, rem;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline->tv_sec ||
+		    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+			return;
+		rem.tv_sec = deadline->tv_sec - now.tv_sec;
+		rem.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+		if (rem.tv_nsec < 0) {
+			rem.tv_sec--;
+			rem.tv_nsec += 1000000000L;
+		}
+		ppoll(NULL, 0, &rem, sleep_mask);	/* 0 at the deadline, EINTR on a signal */
+	}
+}
+
 static int watch(long long interval_ns, unsigned long long count, bool json)
 {
+	sigset_t stop_sigs, sleep_mask;
 	struct sigaction sa;
 	struct timespec next;
 	int ret;
@@ -658,11 +722,22 @@ static int watch(long long interval_ns, unsigned long long count, bool json)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the sleep ends at once. */
-	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL)) {
-		msg("sigaction: %s", strerror(errno));
+	/*
+	 * SA_RESTART: should a signal reach a write to stdout (which it cannot while it
+	 * is blocked, see sleep_until()), the write is restarted, not failed with EINTR
+	 * (stdio would report an error). ppoll() is never restarted: a handler ends it.
+	 */
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigprocmask(SIG_BLOCK, &stop_sigs, &sleep_mask)) {
+		msg("signals: %s", strerror(errno));
 		return EXIT_ERROR;
 	}
+	sigdelset(&sleep_mask, SIGINT);
+	sigdelset(&sleep_mask, SIGTERM);
 	if (!module_loaded())
 		return not_loaded();
 	if (!json)
@@ -674,9 +749,7 @@ static int watch(long long interval_ns, unsigned long long count, bool json)
 		if (i) {
 			/* Absolute deadlines: the lines do not drift. */
 			ts_add(&next, interval_ns);
-			do {
-				ret = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
-			} while (ret == EINTR && !stop_watch);
+			sleep_until(&next, &sleep_mask);
 		}
 		if (stop_watch)
 			break;

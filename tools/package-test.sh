@@ -81,11 +81,14 @@ else
 fi
 
 # ------------------------------------------------------------------ build the packages
-# In a copy of the tree (what git tracks or would track): dpkg-buildpackage writes its
+# In a copy of the tree (what git tracks or would track, less what the working tree
+# deleted: git ls-files still lists a deleted tracked file): dpkg-buildpackage writes its
 # results next to the source directory and leaves debian/ build state in it.
 mkdir -p "$work/src" || abort "copy of the source tree"
 (cd "$srcdir" && git ls-files -co --exclude-standard -z | grep -zv '^build' |
-	xargs -0 tar -cf - --) 2>"$work/copy.err" | tar -xf - -C "$work/src" 2>>"$work/copy.err" ||
+	while IFS= read -r -d '' f; do
+		if [[ -e $f || -L $f ]]; then printf '%s\0' "$f"; fi
+	done | xargs -0 tar -cf - --) 2>"$work/copy.err" | tar -xf - -C "$work/src" 2>>"$work/copy.err" ||
 	abort "copy of the source tree" "$(cat "$work/copy.err")"
 if (cd "$work/src" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
 	result OK "dpkg-buildpackage -us -uc -b"
@@ -98,8 +101,8 @@ for p in "${pkgs[@]}"; do
 	debs+=("$f")
 done
 
-# lintian refuses to run as root without a flag in newer versions; errors fail, warnings
-# are shown.
+# lintian on the .changes (all four packages): errors fail, warnings are shown. (It runs
+# as whoever runs this script, root included: this version needs no flag for that.)
 if lintian --fail-on error "$work"/acl-share_"${version}"_*.changes >"$work/lintian.log" 2>&1; then
 	result OK "lintian: no errors ($(grep -c '^W:' "$work/lintian.log") warnings)"
 	grep '^W:' "$work/lintian.log" | sed 's/^/# /'
@@ -147,10 +150,12 @@ fi
 mlog=/var/lib/dkms/acl-share/$version/$kver/$(uname -m)/log/make.log
 if [[ ! -f $mlog ]]; then
 	result FAIL "DKMS's W=1 build has no warnings" "no $mlog"
-elif grep -q 'W=1' "$srcdir/dkms.conf" && ! grep -qiE 'warning:|error:' "$mlog"; then
+elif grep -q 'W=1' "/usr/src/acl-share-$version/dkms.conf" && ! grep -qiE 'warning:|error:' "$mlog"; then
 	result OK "DKMS's W=1 build has no warnings"
 else
-	result FAIL "DKMS's W=1 build has no warnings" "$(grep -iE -A3 'warning:|error:' "$mlog" | head -n 30)"
+	result FAIL "DKMS's W=1 build has no warnings" \
+		"W=1 lines in /usr/src/acl-share-$version/dkms.conf: $(grep -c 'W=1' "/usr/src/acl-share-$version/dkms.conf" 2>&1)" \
+		"$(grep -iE -A3 'warning:|error:' "$mlog" | head -n 30)"
 fi
 
 # Other kernels: what `dkms build` does for each, against headers given by path.
@@ -249,14 +254,21 @@ fi
 # (the packaged libacl-shim.so.0 among them) into the guest.
 vm_args=(--kernel "$kimage" --module "$work/acl_share.ko" --mode demo --timeout 600
 	--bin /usr/bin/acl-share-exporter --bin /usr/bin/acl-share-importer)
-[[ -x /usr/bin/acl-share-stat ]] && vm_args+=(--bin /usr/bin/acl-share-stat)
+if [[ -x /usr/bin/acl-share-stat && $(dpkg -S /usr/bin/acl-share-stat 2>/dev/null) == acl-share-tools:* ]]; then
+	result OK "acl-share-tools ships /usr/bin/acl-share-stat"
+	vm_args+=(--bin /usr/bin/acl-share-stat)
+else
+	result FAIL "acl-share-tools ships /usr/bin/acl-share-stat" \
+		"acl-share-tools has: $(dpkg -L acl-share-tools 2>&1 | grep /usr/bin/)"
+fi
 cat >"$work/packaged-run" <<'EOF'
 #!/bin/sh
-# In the guest: the packaged demo, then the pkg-config-built consumer.
+# In the guest: the packaged demo, then the pkg-config-built consumer, then the packaged
+# acl-share-stat (its JSON, checked on the host).
 set -e
 /bin/acl-share-demo
 /bin/acl-share-consumer
-if [ -x /bin/acl-share-stat ]; then /bin/acl-share-stat; fi
+/bin/acl-share-stat --json
 EOF
 chmod +x "$work/packaged-run"
 if "$runner" "${vm_args[@]}" --bin /usr/bin/acl-share-demo --bin "$work/acl-share-consumer" \
@@ -267,6 +279,14 @@ if "$runner" "${vm_args[@]}" --bin /usr/bin/acl-share-demo --bin "$work/acl-shar
 else
 	result FAIL "VM ($kver) with the DKMS-built module: the packaged acl-share-demo and the consumer run" \
 		"$(tail -n 40 "$work/vm.log")"
+fi
+stat_json=$(grep -m1 '^{"opens":[0-9]' "$work/vm.log")
+if [[ -n $stat_json ]]; then
+	result OK "VM: the packaged acl-share-stat --json reads the DKMS-built module's counters"
+	echo "# $stat_json"
+else
+	result FAIL "VM: the packaged acl-share-stat --json prints the counters ({\"opens\":N,...})" \
+		"$(tail -n 20 "$work/vm.log")"
 fi
 
 # ------------------------------------------------------------------ remove
