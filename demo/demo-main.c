@@ -5,7 +5,9 @@
  *
  * Scenarios: share (default): the two-process sharing demo (share-demo.c);
  * alloc-map: allocate physical memory on device 0, reserve a virtual range,
- * map the memory there, use it, tear it all down (alloc-map-demo.c).
+ * map the memory there, use it, tear it all down (alloc-map-demo.c);
+ * ipc: aclrtMalloc memory shared by IPC key between two processes, a third
+ * refused (ipc-demo.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +23,8 @@ static const struct {
 	  "process A exports memory to process B through the kernel whitelist; process C is refused" },
 	{ "alloc-map", demo_alloc_map,
 	  "allocate, reserve, map, use and release physical memory in one process" },
+	{ "ipc", demo_ipc,
+	  "aclrtMalloc memory shared by IPC key with a whitelisted process; another is refused" },
 };
 
 int main(int argc, char **argv)

@@ -44,6 +44,7 @@ void demo_set_prefix(const char *prefix);
 /* Scenarios. Each returns 0 on success, non-zero after printing why it failed. */
 int demo_alloc_map(void);
 int demo_share(void);
+int demo_ipc(void);
 
 #define DEMO_CALL(call) demo_check((call), #call)
 

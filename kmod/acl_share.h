@@ -140,6 +140,7 @@ void acl_export_put(struct acl_export *exp);
 u32 acl_export_id(const struct acl_export *exp);
 int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+int acl_ioctl_revoke(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 
 /* clients.c: per-process detail, root only (debugfs) */

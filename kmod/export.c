@@ -34,6 +34,7 @@ struct acl_export {
 	u64 key;
 	u8 secret[16];
 	u32 id;
+	u32 handle;		/* of the creator, in the exporter's file */
 	u32 share_type;
 	u32 flags;
 	refcount_t ref;
@@ -182,7 +183,8 @@ static int acl_shareable_write(const struct acl_export *exp, u64 uptr)
 	return copy_to_user(u64_to_user_ptr(uptr), &f, sizeof(f)) ? -EFAULT : 0;
 }
 
-static struct acl_export *acl_export_create(struct acl_phys *phys, u32 type, u32 flags)
+static struct acl_export *acl_export_create(struct acl_phys *phys, u32 handle, u32 type,
+					    u32 flags)
 {
 	struct acl_export *exp;
 	int ret;
@@ -194,6 +196,7 @@ static struct acl_export *acl_export_create(struct acl_phys *phys, u32 type, u32
 	if (ret < 0)
 		goto err_free;
 	exp->id = ret;
+	exp->handle = handle;
 	refcount_set(&exp->ref, 1);
 	exp->share_type = type;
 	exp->flags = flags;
@@ -250,7 +253,7 @@ int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 	if (ret)
 		goto out_unlock;
 
-	exp = acl_export_create(h->phys, req->share_type, req->flags);
+	exp = acl_export_create(h->phys, req->handle, req->share_type, req->flags);
 	if (IS_ERR(exp)) {
 		ret = PTR_ERR(exp);
 		goto out_unlock;
@@ -318,6 +321,42 @@ out_put:
 	acl_export_put(exp);
 out_free_nrs:
 	kvfree(nrs);
+	return ret;
+}
+
+int acl_ioctl_revoke(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
+{
+	struct acl_share_revoke *req = arg;
+	struct acl_shareable sh;
+	struct acl_export *exp;
+	struct acl_handle *h;
+	int ret;
+
+	if (req->flags)
+		return -EINVAL;
+	ret = acl_shareable_read(&sh, req->share_type, req->shareable_uptr, req->shareable_len);
+	if (ret)
+		return ret;
+	exp = acl_export_find(&sh);
+	if (!exp)
+		return -ENOENT;
+	if (exp->exporter != task_tgid(current)) {
+		acl_export_put(exp);
+		return -EPERM;
+	}
+
+	/* The creator handle holds the table's reference; a FREE may have raced us. */
+	mutex_lock(&ctx->lock);
+	h = xa_load(&ctx->handles, exp->handle);
+	if (h && h->export == exp) {
+		h->export = NULL;
+		ctx->nr_exports--;
+		acl_export_revoke(exp);
+	} else {
+		ret = -ENOENT;
+	}
+	mutex_unlock(&ctx->lock);
+	acl_export_put(exp);
 	return ret;
 }
 

@@ -46,6 +46,7 @@ union acl_ioctl_buf {
 	struct acl_share_export export;
 	struct acl_share_set_pid set_pid;
 	struct acl_share_import import;
+	struct acl_share_revoke revoke;
 };
 
 /*
@@ -84,6 +85,8 @@ static const struct acl_ioctl_op acl_ioctl_ops[] = {
 		     struct acl_share_set_pid, __reserved),
 	ACL_IOCTL_OP(ACL_SHARE_IOC_IMPORT, acl_ioctl_import, true,
 		     struct acl_share_import, out_mmap_offset),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_REVOKE, acl_ioctl_revoke, false,
+		     struct acl_share_revoke, shareable_uptr),
 };
 
 static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -144,6 +144,7 @@ int32_t shim_current_device(void)
 
 static void atfork_prepare(void)
 {
+	shim_ipc_lock();
 	shim_devmem_lock();
 	shim_rt_lock();
 	shim_va_lock();
@@ -158,6 +159,7 @@ static void atfork_parent(void)
 	shim_va_unlock();
 	shim_rt_unlock();
 	shim_devmem_unlock();
+	shim_ipc_unlock();
 }
 
 /*
@@ -179,6 +181,8 @@ static void atfork_child(void)
 	shim_rt_unlock();
 	shim_devmem_forget_child();
 	shim_devmem_unlock();
+	shim_ipc_forget_child();
+	shim_ipc_unlock();
 }
 
 __attribute__((constructor)) static void shim_register_atfork(void)

@@ -29,11 +29,18 @@ struct devmem {
 	uintptr_t ptr;
 	size_t size;			/* mapped: the request rounded up to the granularity */
 	aclrtDrvMemHandle handle;
+	char key[SHIM_IPC_KEY_LEN];	/* its IPC key (ipc.c), "" if not exported */
 };
 
 static pthread_mutex_t devmem_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct devmem *allocs;		/* sorted by ptr; protected by devmem_lock */
 static size_t n_allocs, cap_allocs;
+/*
+ * Pointers of imports that aclrtIpcMemClose unmapped (ipc.c): CANN's samples
+ * aclrtFree them afterwards, which succeeds once (protected by devmem_lock).
+ */
+static uintptr_t *closed;
+static size_t n_closed, cap_closed;
 
 /* Enabled peers: bit p of peers[d] is set when device d enabled access to device p. */
 #define MAX_PEER_DEVICES 1024
@@ -55,6 +62,9 @@ void shim_devmem_forget_child(void)
 	free(allocs);
 	allocs = NULL;
 	n_allocs = cap_allocs = 0;
+	free(closed);
+	closed = NULL;
+	n_closed = cap_closed = 0;
 	memset(peers, 0, sizeof(peers));
 }
 
@@ -124,6 +134,7 @@ static aclError devmem_map_new(const char *fn, size_t size, uint32_t attr, int32
 	};
 	size_t gran = shim_granularity(attr, ACL_MEM_LOCATION_TYPE_DEVICE);
 	aclrtDrvMemHandle handle = NULL;
+	char msg[512];
 	void *va = NULL;
 	aclError ret;
 
@@ -131,8 +142,10 @@ static aclError devmem_map_new(const char *fn, size_t size, uint32_t attr, int32
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: size %zu is too large", fn, size);
 	size = (size + gran - 1) / gran * gran;
 	ret = aclrtMallocPhysical(&handle, size, &prop, 0);
-	if (ret)
-		return ret;
+	if (ret) {
+		snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
+		return shim_fail(ret, "%s: %s", fn, msg);
+	}
 	ret = aclrtReserveMemAddress(&va, size, 0, NULL, 0);
 	if (ret)
 		goto err_free;
@@ -146,8 +159,14 @@ err_release:
 	aclrtReleaseMemAddress(va);
 err_free:
 	aclrtFreePhysical(handle);
-	/* The message is the failed step's; say which call it was part of. */
-	return shim_fail(ret, "%s: %s", fn, aclGetRecentErrMsg());
+	/*
+	 * The message is the failed step's; say which call it was part of. A
+	 * fresh reservation of the right size can only fail to be reserved or
+	 * mapped for want of memory (even when MapMem could not restore its
+	 * placeholder: the reservation is released here anyway).
+	 */
+	snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
+	return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: %s", fn, msg);
 }
 
 static void devmem_unmap(const struct devmem *m)
@@ -204,6 +223,80 @@ aclError aclrtMallocAlign32(void **devPtr, size_t size, aclrtMemMallocPolicy pol
 	return devmem_malloc("aclrtMallocAlign32", devPtr, size, (uint32_t)policy);
 }
 
+bool shim_devmem_lookup(const void *ptr, size_t *size, aclrtDrvMemHandle *handle, char *key)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	bool found;
+	size_t i;
+
+	pthread_mutex_lock(&devmem_lock);
+	i = devmem_lower_bound(p);
+	found = i < n_allocs && allocs[i].ptr == p;
+	if (found) {
+		*size = allocs[i].size;
+		*handle = allocs[i].handle;
+		memcpy(key, allocs[i].key, SHIM_IPC_KEY_LEN);
+	}
+	pthread_mutex_unlock(&devmem_lock);
+	return found;
+}
+
+bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	bool found;
+	size_t i;
+
+	pthread_mutex_lock(&devmem_lock);
+	i = devmem_lower_bound(p);
+	found = i < n_allocs && allocs[i].ptr == p && allocs[i].handle == handle;
+	if (found)
+		snprintf(allocs[i].key, sizeof(allocs[i].key), "%s", key);
+	pthread_mutex_unlock(&devmem_lock);
+	return found;
+}
+
+bool shim_devmem_find_key(const char *key, bool clear)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&devmem_lock);
+	for (size_t i = 0; i < n_allocs && !found; i++) {
+		if (allocs[i].key[0] && !strcmp(allocs[i].key, key)) {
+			found = true;
+			if (clear)
+				allocs[i].key[0] = '\0';
+		}
+	}
+	pthread_mutex_unlock(&devmem_lock);
+	return found;
+}
+
+aclError shim_devmem_note_closed(const char *fn, const void *ptr)
+{
+	aclError ret = ACL_SUCCESS;
+
+	pthread_mutex_lock(&devmem_lock);
+	if (shim_grow((void **)&closed, &cap_closed, n_closed, sizeof(*closed)))
+		closed[n_closed++] = (uintptr_t)ptr;
+	else
+		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
+	pthread_mutex_unlock(&devmem_lock);
+	return ret;
+}
+
+/* With devmem_lock held: forgets ptr as a closed import; false if it was none. */
+static bool take_closed(uintptr_t p)
+{
+	for (size_t i = 0; i < n_closed; i++) {
+		if (closed[i] == p) {
+			closed[i] = closed[--n_closed];
+			return true;
+		}
+	}
+	return false;
+}
+
 aclError aclrtFree(void *devPtr)
 {
 	static const char fn[] = "aclrtFree";
@@ -217,8 +310,11 @@ aclError aclrtFree(void *devPtr)
 	i = devmem_lower_bound(p);
 	if (i == n_allocs || allocs[i].ptr != p) {
 		bool inside = i > 0 && p - allocs[i - 1].ptr < allocs[i - 1].size;
+		bool was_import = take_closed(p);
 
 		pthread_mutex_unlock(&devmem_lock);
+		if (was_import)
+			return ACL_SUCCESS;
 		if (inside)
 			return shim_fail(ACL_ERROR_INVALID_PARAM,
 					 "%s: devPtr %p is inside an aclrtMalloc allocation but not its "

@@ -112,12 +112,33 @@ SHIM_HIDDEN void shim_share_unlock(void);
 SHIM_HIDDEN void shim_share_forget_child(void);
 /* The allocation handle was freed: its shareable handle is revoked. */
 SHIM_HIDDEN void shim_share_forget_handle(uint32_t handle);
+/* Withdraws this process's export named by the shareable handle sh (ACL_SHARE_IOC_REVOKE). */
+SHIM_HIDDEN aclError shim_share_revoke(const char *fn, const void *sh, uint32_t type);
 
 /* runtime.c */
 /* devmem.c: aclrtMalloc allocations and peer access (its lock is never held across other calls). */
 SHIM_HIDDEN void shim_devmem_lock(void);
 SHIM_HIDDEN void shim_devmem_unlock(void);
 SHIM_HIDDEN void shim_devmem_forget_child(void);
+/* An IPC key with its NUL (ipc.c). */
+#define SHIM_IPC_KEY_LEN 63
+/*
+ * The aclrtMalloc allocation that starts at ptr: its mapped size, handle and
+ * IPC key ("" if not exported); false if none.
+ */
+SHIM_HIDDEN bool shim_devmem_lookup(const void *ptr, size_t *size, aclrtDrvMemHandle *handle,
+				    char *key);
+/* Records the key of the allocation at ptr, if it is still the one of handle. */
+SHIM_HIDDEN bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key);
+/* Whether an allocation of this process was exported under key; @clear forgets it. */
+SHIM_HIDDEN bool shim_devmem_find_key(const char *key, bool clear);
+/* ptr was an import that aclrtIpcMemClose unmapped: one aclrtFree of it succeeds. */
+SHIM_HIDDEN aclError shim_devmem_note_closed(const char *fn, const void *ptr);
+
+/* ipc.c: the keys this process exported or imported. */
+SHIM_HIDDEN void shim_ipc_lock(void);
+SHIM_HIDDEN void shim_ipc_unlock(void);
+SHIM_HIDDEN void shim_ipc_forget_child(void);
 
 SHIM_HIDDEN void shim_rt_lock(void);
 SHIM_HIDDEN void shim_rt_unlock(void);

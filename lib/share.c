@@ -450,7 +450,8 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 					 fn, desc, shim_errno_str(err, eb, sizeof(eb)));
 		return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 				 "%s: this process (bare tgid %u) is not on the whitelist of %s (the "
-				 "exporter must add it with aclrtMemSetPidToShareableHandle): %s",
+				 "exporter must add it with aclrtMemSetPidToShareableHandle, or with "
+				 "aclrtIpcMemSetImportPid for an IPC key): %s",
 				 fn, bare_tgid(), desc, shim_errno_str(err, eb, sizeof(eb)));
 	case EEXIST:
 		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
@@ -505,4 +506,48 @@ aclError aclrtMemImportFromShareableHandleV2(void *shareableHandle, aclrtMemShar
 		return shim_fail(ACL_ERROR_RT_CONTEXT_NULL,
 				 "%s: no current device on this thread (call aclrtSetDevice first)", fn);
 	return do_import(fn, shareableHandle, (uint32_t)shareType, dev, handle);
+}
+
+/* ---- revocation (aclrtIpcMemClose in the exporter) ---- */
+
+aclError shim_share_revoke(const char *fn, const void *sh, uint32_t type)
+{
+	char eb[SHIM_ERRSTR_LEN], desc[96];
+	struct acl_share_revoke r;
+	aclError ret;
+	int fd = -1, err;
+
+	ret = shim_dev_fd(fn, &fd);
+	if (ret)
+		return ret;
+	r = (struct acl_share_revoke){
+		.size = sizeof(r),
+		.share_type = type,
+		.shareable_len = (uint32_t)share_len(type),
+		.shareable_uptr = (uintptr_t)sh,
+	};
+	err = shim_ioctl(fd, ACL_SHARE_IOC_REVOKE, &r);
+	describe(type, sh, desc, sizeof(desc));
+	switch (err) {
+	case 0:
+		pthread_mutex_lock(&share_lock);
+		for (size_t i = 0; i < n_exports; i++) {
+			if (exports[i].type == type && !memcmp(exports[i].bytes, sh, share_len(type))) {
+				exports[i] = exports[--n_exports];
+				break;
+			}
+		}
+		pthread_mutex_unlock(&share_lock);
+		return ACL_SUCCESS;
+	case ENOENT:
+		return unknown_shareable(fn, desc, err);
+	case EPERM:
+		return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+				 "%s: %s was exported by another process; only its exporter may "
+				 "revoke it: %s", fn, desc, shim_errno_str(err, eb, sizeof(eb)));
+	case EOPNOTSUPP:
+		return other_server(fn, sh);
+	default:
+		return shim_kernel_fail(fn, "the revocation", err);
+	}
 }

@@ -349,8 +349,8 @@ TEST_F(abi, larger_size_with_non_zero_tail_is_refused)
 TEST_F(abi, unknown_ioctl_numbers_are_refused)
 {
 	const unsigned long cmds[] = {
-		_IOWR(ACL_SHARE_IOC_TYPE, 0x07, struct acl_share_info),
-		_IOWR(ACL_SHARE_IOC_TYPE, 0x08, struct acl_share_alloc),
+		_IOWR(ACL_SHARE_IOC_TYPE, 0x08, struct acl_share_info),
+		_IOWR(ACL_SHARE_IOC_TYPE, 0x09, struct acl_share_alloc),
 		_IOWR(ACL_SHARE_IOC_TYPE, 0x3f, struct acl_share_alloc),
 		_IOWR(ACL_SHARE_IOC_TYPE, 0xff, struct acl_share_query),
 		_IO(ACL_SHARE_IOC_TYPE, 0x20),

@@ -106,7 +106,7 @@ TEST_F_TIMEOUT(fallback, huge_first_falls_back_huge_only_fails, 600)
 		e = aclrtMalloc(&p, 3 * SZ_1M, ACL_MEM_MALLOC_HUGE_ONLY);
 		CHILD_CHECK(e == ACL_ERROR_RT_MEMORY_ALLOCATION, "HUGE_ONLY gave %d: %s", e,
 			    aclGetRecentErrMsg());
-		CHILD_CHECK(strstr(aclGetRecentErrMsg(), "aclrtMalloc") != NULL, "message: %s",
+		CHILD_CHECK(strstr(aclGetRecentErrMsg(), "aclrtMalloc: ") != NULL, "message: %s",
 			    aclGetRecentErrMsg());
 		CHILD_CHECK(p == NULL, "devPtr set on failure");
 

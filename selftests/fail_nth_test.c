@@ -334,6 +334,8 @@ struct fn_ctx {
 	int raw_fd;			/* raw ioctls */
 	uint32_t raw_attr, raw_loc;
 	uint32_t raw_handle;
+	char key[72];			/* an IPC key */
+	bool key_closed;		/* by aclrtIpcMemClose */
 };
 
 /*
@@ -744,6 +746,111 @@ static const struct fn_sweep sweep_export_fabric = {
 	.op = op_export,
 	.verify = verify_export,
 	.cleanup = cleanup_free_handle,
+};
+
+/* ---- device malloc and IPC keys (aclrtMalloc memory, section 7) ---- */
+
+static int op_malloc(struct fn_ctx *c)
+{
+	return aclrtMalloc(&c->va, c->size, ACL_MEM_MALLOC_HUGE_ONLY);
+}
+
+static int verify_malloc(struct fn_ctx *c, bool applied)
+{
+	return applied ? fn_probe(c) : 0;
+}
+
+static int cleanup_malloc(struct fn_ctx *c)
+{
+	return fn_ok("aclrtFree", aclrtFree(c->va));
+}
+
+static const struct fn_sweep sweep_malloc = {
+	.name = "malloc",
+	.name_from_nth = "malloc_from_nth",
+	.fail_code = ACL_ERROR_RT_MEMORY_ALLOCATION,
+	.delta = { [ACL_CNT_ALLOCATIONS] = 1, [ACL_CNT_ALLOCATED_BYTES] = SZ_2M,
+		   [ACL_CNT_MAPPINGS] = 1, [ACL_CNT_HANDLES] = 1 },
+	.op = op_malloc,
+	.verify = verify_malloc,
+	.cleanup = cleanup_malloc,
+};
+
+static int prepare_ipc(struct fn_ctx *c)
+{
+	c->key[0] = '\0';
+	c->key_closed = false;
+	return fn_ok("aclrtMalloc", aclrtMalloc(&c->va, c->size, ACL_MEM_MALLOC_HUGE_ONLY));
+}
+
+static int op_ipc_export(struct fn_ctx *c)
+{
+	return aclrtIpcMemGetExportKey(c->va, c->size, c->key, sizeof(c->key), 0);
+}
+
+static int verify_ipc_export(struct fn_ctx *c, bool applied)
+{
+	if (!applied)
+		return 0;
+	return fn_ok("SetImportPid with the new key",
+		     aclrtIpcMemSetImportPid(c->key, &c->self_tgid, 1));
+}
+
+static int cleanup_ipc(struct fn_ctx *c)
+{
+	if (c->key[0] && !c->key_closed && fn_ok("aclrtIpcMemClose", aclrtIpcMemClose(c->key)))
+		return -1;
+	return fn_ok("aclrtFree", aclrtFree(c->va));
+}
+
+static const struct fn_sweep sweep_ipc_export = {
+	.name = "ipc_export",
+	.name_from_nth = "ipc_export_from_nth",
+	.fail_code = ACL_ERROR_RT_MEMORY_ALLOCATION,
+	.delta = { [ACL_CNT_EXPORTS] = 1 },
+	.prepare = prepare_ipc,
+	.op = op_ipc_export,
+	.verify = verify_ipc_export,
+	.cleanup = cleanup_ipc,
+};
+
+static int prepare_ipc_close(struct fn_ctx *c)
+{
+	if (prepare_ipc(c))
+		return -1;
+	if (fn_ok("GetExportKey", op_ipc_export(c))) {
+		aclrtFree(c->va);
+		return -1;
+	}
+	return 0;
+}
+
+static int op_ipc_close(struct fn_ctx *c)
+{
+	aclError e = aclrtIpcMemClose(c->key);
+
+	c->key_closed = !e;
+	return e;
+}
+
+static int verify_ipc_close(struct fn_ctx *c, bool applied)
+{
+	/* Revoked: the key names nothing; else it still works. */
+	if (applied)
+		return fn_expect("SetImportPid after Close", ACL_ERROR_RT_INVALID_HANDLE,
+				 aclrtIpcMemSetImportPid(c->key, &c->self_tgid, 1));
+	return fn_ok("SetImportPid before Close", aclrtIpcMemSetImportPid(c->key, &c->self_tgid, 1));
+}
+
+static const struct fn_sweep sweep_ipc_close = {
+	.name = "ipc_close",
+	.name_from_nth = "ipc_close_from_nth",
+	.fail_code = ACL_ERROR_RT_MEMORY_ALLOCATION,
+	.delta = { [ACL_CNT_EXPORTS] = -1 },
+	.prepare = prepare_ipc_close,
+	.op = op_ipc_close,
+	.verify = verify_ipc_close,
+	.cleanup = cleanup_ipc,
 };
 
 /* ---- set pid: a fresh export each round, so every round adds new entries ---- */
@@ -1356,6 +1463,31 @@ FN_TEST_PAIR(free_import)
 {
 	fn_share_with_child(_metadata, &sweep_free_import, ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT,
 			    self->inj.from_nth);
+}
+
+/* ------------------------------------------------------------------ */
+/* device malloc and IPC keys                                         */
+/* ------------------------------------------------------------------ */
+
+FN_TEST_PAIR(malloc)
+{
+	struct fn_ctx c = { .size = SZ_2M };
+
+	FN_SWEEP(sweep_malloc, &c);
+}
+
+FN_TEST_PAIR(ipc_export)
+{
+	struct fn_ctx c = { .size = SZ_2M, .self_tgid = self->tgid };
+
+	FN_SWEEP(sweep_ipc_export, &c);
+}
+
+FN_TEST_PAIR(ipc_close)
+{
+	struct fn_ctx c = { .size = SZ_2M, .self_tgid = self->tgid };
+
+	FN_SWEEP(sweep_ipc_close, &c);
 }
 
 /* ------------------------------------------------------------------ */

@@ -146,6 +146,7 @@ enum {
 	EV_IMPORT_OK, EV_FREE_EXPORTED, EV_DEV_MMAP_OK, EV_DEV_MMAP_HUGE, EV_MUNMAP_DEV_PARTIAL,
 	EV_PMD_SPLIT, EV_MREMAP_DEV_OK, EV_MPROTECT_DEV, EV_MADVISE_DEV_OK, EV_PROBE_FAULT,
 	EV_FORK, EV_FORK_WITH_DEV, EV_FORK_AFTER_DOFORK, EV_REOPEN, EV_SELF_KILL, EV_LIB_OK, EV_LIB_IMPORT_OK,
+	EV_REVOKE_OK,
 	EV_NR
 };
 
@@ -154,6 +155,7 @@ static const char *const ev_names[EV_NR] = {
 	"free_exported", "dev_mmap_ok", "dev_mmap_huge", "munmap_dev_partial", "pmd_split",
 	"mremap_dev_ok", "mprotect_dev", "madvise_dev_ok", "probe_fault", "fork",
 	"fork_with_dev", "fork_after_dofork", "reopen", "self_kill", "lib_ok", "lib_import_ok",
+	"revoke_ok",
 };
 
 struct mb_share {
@@ -702,7 +704,7 @@ struct ioc {
 	int errs[9];	/* documented in the uapi header, 0-terminated */
 };
 
-enum { I_INFO, I_ALLOC, I_FREE, I_QUERY, I_EXPORT, I_SET_PID, I_IMPORT, I_NR };
+enum { I_INFO, I_ALLOC, I_FREE, I_QUERY, I_EXPORT, I_SET_PID, I_IMPORT, I_REVOKE, I_NR };
 
 static const struct ioc iocs[I_NR] = {
 	[I_INFO] = { "INFO", ACL_SHARE_IOC_INFO, sizeof(struct acl_share_info),
@@ -719,6 +721,8 @@ static const struct ioc iocs[I_NR] = {
 			{ EINVAL, E2BIG, ENOENT, EPERM, EACCES, ESRCH, EOPNOTSUPP, ENOMEM } },
 	[I_IMPORT] = { "IMPORT", ACL_SHARE_IOC_IMPORT, sizeof(struct acl_share_import),
 		       { EINVAL, ENODEV, ENOENT, EPERM, EEXIST, EOPNOTSUPP, ENOMEM, E2BIG } },
+	[I_REVOKE] = { "REVOKE", ACL_SHARE_IOC_REVOKE, sizeof(struct acl_share_revoke),
+		       { EINVAL, ENOENT, EPERM, EOPNOTSUPP, E2BIG } },
 };
 
 /* Every ioctl may also return these (header comment and the brief). */
@@ -1031,6 +1035,33 @@ static void op_set_pid(void)
 	if (!fuzz_ioctl(I_SET_PID, &a, &exact, ""))
 		ev(EV_SETPID_OK);
 	memset(W.zeros, 0, 64 * sizeof(int32_t));
+}
+
+/* Withdraws an export (mostly our own); the model forgets it. */
+static void op_revoke(void)
+{
+	struct acl_share_revoke a = { .flags = rnd_flags() };
+	struct token t;
+	bool exact, valid;
+
+	rnd_token(&t);
+	rnd_type_len(&t, &a.share_type, &a.shareable_len);
+	a.shareable_uptr = rnd_uptr(t.data, sizeof(t.data), &valid);
+	if (fuzz_ioctl(I_REVOKE, &a, &exact, ""))
+		return;
+	ev(EV_REVOKE_OK);
+	for (int i = 0; i < W.nh; i++) {
+		struct handle *h = &W.h[i];
+
+		if (h->have_token && h->tok.type == t.type &&
+		    !memcmp(h->tok.data, t.data, token_len(t.type))) {
+			h->exported = false;
+			h->have_token = false;
+			return;
+		}
+	}
+	fuzz_fail("REVOKE succeeded for a %s token that no handle of this file exported",
+		  t.type == ACL_SHARE_HANDLE_FABRIC ? "FABRIC" : "DEFAULT");
 }
 
 static void op_import(void)
@@ -1826,8 +1857,10 @@ static void run_ops(uint32_t nops, uint32_t *done)
 			op_info();
 		else if (x < 235)
 			op_export();
-		else if (x < 285)
+		else if (x < 270)
 			op_set_pid();
+		else if (x < 285)
+			op_revoke();
 		else if (x < 355)
 			op_import();
 		else if (x < 385)

@@ -205,6 +205,23 @@ SIG_ASSERT(aclrtDeviceCanAccessPeer, aclError, int32_t *, int32_t, int32_t);
 SIG_ASSERT(aclrtDeviceEnablePeerAccess, aclError, int32_t, uint32_t);
 SIG_ASSERT(aclrtDeviceDisablePeerAccess, aclError, int32_t);
 SIG_ASSERT(aclrtDevicePeerAccessStatus, aclError, int32_t, int32_t, int32_t *);
+SIG_ASSERT(aclrtIpcMemGetExportKey, aclError, void *, size_t, char *, size_t, uint64_t);
+SIG_ASSERT(aclrtIpcMemSetImportPid, aclError, const char *, int32_t *, size_t);
+SIG_ASSERT(aclrtIpcMemImportByKey, aclError, void **, const char *, uint64_t);
+SIG_ASSERT(aclrtIpcMemClose, aclError, const char *);
+SIG_ASSERT(aclrtIpcMemSetAttr, aclError, const char *, aclrtIpcMemAttrType, uint64_t);
+SIG_ASSERT(aclrtIpcMemImportPidInterServer, aclError, const char *, aclrtServerPid *, size_t);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_ATTR_ACCESS_LINK == 0);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_ATTR_ACCESS_LINK_SIO == 0);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_ATTR_ACCESS_LINK_HCCS == 1);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_ATTR_ACCESS_LINK_UB_ONE_PORT_PATH == 2);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_ATTR_ACCESS_LINK_UB_MULTI_PORT_PATH == 3);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_IMPORT_FLAG_DEFAULT == 0x0UL);
+LAYOUT_ASSERT(ACL_RT_IPC_MEM_IMPORT_FLAG_ENABLE_PEER_ACCESS == 0x1UL);
+LAYOUT_ASSERT(offsetof(aclrtServerPid, sdid) == 0);
+LAYOUT_ASSERT(offsetof(aclrtServerPid, pid) == 8);
+LAYOUT_ASSERT(offsetof(aclrtServerPid, num) == 16);
+LAYOUT_ASSERT(sizeof(aclrtServerPid) == 24);
 LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE_FIRST == 0);
 LAYOUT_ASSERT(ACL_MEM_MALLOC_HUGE_ONLY == 1);
 LAYOUT_ASSERT(ACL_MEM_MALLOC_NORMAL_ONLY == 2);
@@ -321,6 +338,13 @@ UAPI_FIELD(acl_share_import, device_id, 24, 4);
 UAPI_FIELD(acl_share_import, out_handle, 28, 4);
 UAPI_FIELD(acl_share_import, out_mmap_offset, 32, 8);
 UAPI_FIELD(acl_share_import, __reserved, 40, 16);
+
+UAPI_HEAD(acl_share_revoke);
+LAYOUT_ASSERT(sizeof(struct acl_share_revoke) == 24);
+UAPI_FIELD(acl_share_revoke, share_type, 8, 4);
+UAPI_FIELD(acl_share_revoke, shareable_len, 12, 4);
+UAPI_FIELD(acl_share_revoke, shareable_uptr, 16, 8);
 UAPI_IOCTL(ACL_SHARE_IOC_IMPORT, 0x06, acl_share_import);
+UAPI_IOCTL(ACL_SHARE_IOC_REVOKE, 0x07, acl_share_revoke);
 
 #endif /* ACL_LAYOUT_ASSERTS_H */

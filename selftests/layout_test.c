@@ -36,7 +36,10 @@ TEST(every_function_is_exported)
 		(any_fn)aclrtMemsetAsync, (any_fn)aclrtMalloc, (any_fn)aclrtMallocAlign32,
 		(any_fn)aclrtFree, (any_fn)aclrtDeviceCanAccessPeer,
 		(any_fn)aclrtDeviceEnablePeerAccess, (any_fn)aclrtDeviceDisablePeerAccess,
-		(any_fn)aclrtDevicePeerAccessStatus,
+		(any_fn)aclrtDevicePeerAccessStatus, (any_fn)aclrtIpcMemGetExportKey,
+		(any_fn)aclrtIpcMemSetImportPid, (any_fn)aclrtIpcMemImportByKey,
+		(any_fn)aclrtIpcMemClose, (any_fn)aclrtIpcMemSetAttr,
+		(any_fn)aclrtIpcMemImportPidInterServer,
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
@@ -52,6 +55,7 @@ TEST(ioctl_numbers_are_distinct)
 	const unsigned long cmds[] = {
 		ACL_SHARE_IOC_INFO, ACL_SHARE_IOC_ALLOC, ACL_SHARE_IOC_FREE, ACL_SHARE_IOC_QUERY,
 		ACL_SHARE_IOC_EXPORT, ACL_SHARE_IOC_SET_PID, ACL_SHARE_IOC_IMPORT,
+		ACL_SHARE_IOC_REVOKE,
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -315,4 +315,32 @@ struct acl_share_import {
 
 #define ACL_SHARE_IOC_IMPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x06, struct acl_share_import)
 
+/**
+ * struct acl_share_revoke - ACL_SHARE_IOC_REVOKE
+ * @size: sizeof(struct acl_share_revoke)
+ * @flags: must be 0
+ * @share_type: ACL_SHARE_HANDLE_DEFAULT or ACL_SHARE_HANDLE_FABRIC
+ * @shareable_len: 8 for DEFAULT, 128 for FABRIC
+ * @shareable_uptr: the shareable handle
+ *
+ * Withdraws an export of the caller's file: the shareable handle names
+ * nothing any more (imports after it fail with -ENOENT), while the
+ * allocation, its creator handle and the imports made before stay. The
+ * handle may be exported again (under a new shareable handle). This is
+ * aclrtIpcMemClose in the exporter.
+ *
+ * Errors: -EINVAL (flags, size, share_type, shareable_len), -ENOENT (no
+ * such export, or revoked already), -EPERM (exported by another process),
+ * -EOPNOTSUPP (a FABRIC handle of another server).
+ */
+struct acl_share_revoke {
+	__u32 size;
+	__u32 flags;
+	__u32 share_type;
+	__u32 shareable_len;
+	__aligned_u64 shareable_uptr;
+};
+
+#define ACL_SHARE_IOC_REVOKE _IOWR(ACL_SHARE_IOC_TYPE, 0x07, struct acl_share_revoke)
+
 #endif /* _UAPI_LINUX_ACL_SHARE_H */
