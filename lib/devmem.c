@@ -176,6 +176,8 @@ static void devmem_unmap(const struct devmem *m)
 	aclrtFreePhysical(m->handle);
 }
 
+static bool take_closed(uintptr_t p);
+
 static aclError devmem_malloc(const char *fn, void **devPtr, size_t size, uint32_t policy)
 {
 	int32_t dev = shim_current_device();
@@ -208,6 +210,8 @@ static aclError devmem_malloc(const char *fn, void **devPtr, size_t size, uint32
 	memmove(&allocs[i + 1], &allocs[i], (n_allocs - i) * sizeof(*allocs));
 	allocs[i] = m;
 	n_allocs++;
+	/* A closed import's address used again: its one free is not owed any more. */
+	take_closed(m.ptr);
 	pthread_mutex_unlock(&devmem_lock);
 	*devPtr = (void *)m.ptr;
 	return ACL_SUCCESS;

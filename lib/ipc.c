@@ -203,8 +203,14 @@ aclError aclrtIpcMemGetExportKey(void *devPtr, size_t size, char *key, size_t le
 	}
 
 	ret = aclrtMemExportToShareableHandleV2(handle, flags, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &f);
-	if (ret)
+	if (ret) {
+		/* Another thread exported it meanwhile: its key is the allocation's. */
+		if (shim_devmem_lookup(devPtr, &alloc_size, &handle, old) && old[0]) {
+			memcpy(key, old, sizeof(old));
+			return ACL_SUCCESS;
+		}
 		return inner_fail(fn, ret);
+	}
 	key_from_fabric(&f, made);
 	if (!shim_devmem_set_key(devPtr, handle, made)) {
 		/* aclrtFree'd meanwhile by another thread: its export went with it. */
