@@ -58,6 +58,7 @@ struct acl_export;
 
 struct acl_handle {
 	struct acl_phys *phys;		/* one reference */
+	u64 length;			/* what it maps: all of phys, or a partial export's */
 	struct acl_export *export;	/* export made from this handle, or NULL */
 	struct acl_export *source;	/* export this handle imported, or NULL */
 	u32 id;
@@ -100,7 +101,7 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h);
 void acl_ctx_publish_handle(struct acl_ctx *ctx, struct acl_handle *h);
 void acl_ctx_abort_handle(struct acl_ctx *ctx, struct acl_handle *h);
 int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id);
-struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id);
+struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id, u64 *length);
 int acl_ioctl_info(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_free(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);

@@ -35,6 +35,7 @@ struct acl_export {
 	u8 secret[16];
 	u32 id;
 	u32 handle;		/* of the creator, in the exporter's file */
+	u64 length;		/* what an import may map, from the start */
 	u32 share_type;
 	u32 flags;
 	refcount_t ref;
@@ -183,8 +184,8 @@ static int acl_shareable_write(const struct acl_export *exp, u64 uptr)
 	return copy_to_user(u64_to_user_ptr(uptr), &f, sizeof(f)) ? -EFAULT : 0;
 }
 
-static struct acl_export *acl_export_create(struct acl_phys *phys, u32 handle, u32 type,
-					    u32 flags)
+static struct acl_export *acl_export_create(struct acl_phys *phys, u32 handle, u64 length,
+					    u32 type, u32 flags)
 {
 	struct acl_export *exp;
 	int ret;
@@ -197,6 +198,7 @@ static struct acl_export *acl_export_create(struct acl_phys *phys, u32 handle, u
 		goto err_free;
 	exp->id = ret;
 	exp->handle = handle;
+	exp->length = length;
 	refcount_set(&exp->ref, 1);
 	exp->share_type = type;
 	exp->flags = flags;
@@ -227,9 +229,29 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+/* A partial export's @length: a multiple of the allocation's granularity, 0 for all of it. */
+static int acl_export_check_length(struct acl_phys *phys, u64 *length)
+{
+	u64 granularity;
+	u32 chunk;
+	int ret;
+
+	if (!*length) {
+		*length = phys->length;
+		return 0;
+	}
+	ret = acl_attr_chunk_size(phys->mem_attr, phys->loc_type, &granularity, &chunk);
+	if (ret)
+		return ret;
+	if (*length > phys->length || *length & (granularity - 1))
+		return -EINVAL;
+	return 0;
+}
+
 int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_export *req = arg;
+	u64 length = req->length;
 	struct acl_export *exp;
 	struct acl_handle *h;
 	int ret;
@@ -250,10 +272,12 @@ int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 		ret = -EEXIST;
 	else if (ctx->nr_exports >= acl_max_exports)
 		ret = -EMFILE;
+	else
+		ret = acl_export_check_length(h->phys, &length);
 	if (ret)
 		goto out_unlock;
 
-	exp = acl_export_create(h->phys, req->handle, req->share_type, req->flags);
+	exp = acl_export_create(h->phys, req->handle, length, req->share_type, req->flags);
 	if (IS_ERR(exp)) {
 		ret = PTR_ERR(exp);
 		goto out_unlock;
@@ -399,6 +423,7 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 	}
 	h->source = exp;
 	h->phys = exp->phys;
+	h->length = exp->length;
 	acl_phys_get(h->phys);
 
 	mutex_lock(&ctx->lock);

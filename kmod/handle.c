@@ -124,7 +124,7 @@ void acl_ctx_abort_handle(struct acl_ctx *ctx, struct acl_handle *h)
 }
 
 /* Returns the handle's allocation with a new reference, or NULL. */
-struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id)
+struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id, u64 *length)
 {
 	struct acl_handle *h;
 	struct acl_phys *phys = NULL;
@@ -133,6 +133,7 @@ struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id)
 	h = xa_load(&ctx->handles, id);
 	if (h) {
 		phys = h->phys;
+		*length = h->length;
 		acl_phys_get(phys);
 	}
 	xa_unlock(&ctx->handles);
@@ -197,6 +198,7 @@ int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 		goto err_free_handle;
 	}
 	h->phys = phys;
+	h->length = phys->length;
 
 	mutex_lock(&ctx->lock);
 	ret = acl_ctx_add_handle(ctx, h);
@@ -261,7 +263,7 @@ int acl_ioctl_query(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 	phys = h->phys;
 	req->out_flags = (h->source ? ACL_SHARE_QUERY_IMPORTED : 0) |
 			 (h->export ? ACL_SHARE_QUERY_EXPORTED : 0);
-	req->out_length = phys->length;
+	req->out_length = h->length;
 	req->out_mem_attr = phys->mem_attr;
 	req->out_location_type = phys->loc_type;
 	req->out_location_id = phys->loc_id;

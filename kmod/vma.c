@@ -86,7 +86,8 @@ static const struct vm_operations_struct acl_vm_ops = {
  * @vma: the new VMA; vm_pgoff is the handle number (acl_mmap_offset())
  *
  * The mapping must be MAP_SHARED (read-only with an O_RDONLY file), not
- * executable, and exactly as long as the allocation. It is not inherited
+ * executable, and exactly as long as the handle (the allocation, or the
+ * part of it a partial export lets an import map). It is not inherited
  * across fork(), not dumped, and cannot grow.
  *
  * Return: 0, -EACCES (file of another process, or PROT_EXEC), -EINVAL
@@ -97,6 +98,7 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct acl_ctx *ctx = file->private_data;
 	struct acl_phys *phys;
+	u64 length;
 
 	if (task_tgid(current) != ctx->owner)
 		return -EACCES;
@@ -107,10 +109,10 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_pgoff > U32_MAX)
 		return -EINVAL;
 
-	phys = acl_ctx_get_phys(ctx, vma->vm_pgoff);
+	phys = acl_ctx_get_phys(ctx, vma->vm_pgoff, &length);
 	if (!phys)
 		return -ENOENT;
-	if (vma_pages(vma) != phys->nr_pages) {
+	if (vma_pages(vma) != length >> PAGE_SHIFT) {
 		acl_phys_put(phys);
 		return -EINVAL;
 	}

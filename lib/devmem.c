@@ -28,8 +28,10 @@
 struct devmem {
 	uintptr_t ptr;
 	size_t size;			/* mapped: the request rounded up to the granularity */
+	size_t granularity;
 	aclrtDrvMemHandle handle;
 	char key[SHIM_IPC_KEY_LEN];	/* its IPC key (ipc.c), "" if not exported */
+	size_t key_size;		/* what the key names, from the start */
 };
 
 static pthread_mutex_t devmem_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -152,7 +154,9 @@ static aclError devmem_map_new(const char *fn, size_t size, uint32_t attr, int32
 	ret = aclrtMapMem(va, size, 0, handle, 0);
 	if (ret)
 		goto err_release;
-	*out = (struct devmem){ .ptr = (uintptr_t)va, .size = size, .handle = handle };
+	*out = (struct devmem){
+		.ptr = (uintptr_t)va, .size = size, .granularity = gran, .handle = handle,
+	};
 	return ACL_SUCCESS;
 
 err_release:
@@ -227,7 +231,7 @@ aclError aclrtMallocAlign32(void **devPtr, size_t size, aclrtMemMallocPolicy pol
 	return devmem_malloc("aclrtMallocAlign32", devPtr, size, (uint32_t)policy);
 }
 
-bool shim_devmem_lookup(const void *ptr, size_t *size, aclrtDrvMemHandle *handle, char *key)
+bool shim_devmem_lookup(const void *ptr, struct shim_devmem_info *info)
 {
 	uintptr_t p = (uintptr_t)ptr;
 	bool found;
@@ -237,15 +241,18 @@ bool shim_devmem_lookup(const void *ptr, size_t *size, aclrtDrvMemHandle *handle
 	i = devmem_lower_bound(p);
 	found = i < n_allocs && allocs[i].ptr == p;
 	if (found) {
-		*size = allocs[i].size;
-		*handle = allocs[i].handle;
-		memcpy(key, allocs[i].key, SHIM_IPC_KEY_LEN);
+		info->size = allocs[i].size;
+		info->granularity = allocs[i].granularity;
+		info->handle = allocs[i].handle;
+		memcpy(info->key, allocs[i].key, SHIM_IPC_KEY_LEN);
+		info->key_size = allocs[i].key_size;
 	}
 	pthread_mutex_unlock(&devmem_lock);
 	return found;
 }
 
-bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key)
+bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key,
+			 size_t key_size)
 {
 	uintptr_t p = (uintptr_t)ptr;
 	bool found;
@@ -254,8 +261,10 @@ bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *
 	pthread_mutex_lock(&devmem_lock);
 	i = devmem_lower_bound(p);
 	found = i < n_allocs && allocs[i].ptr == p && allocs[i].handle == handle;
-	if (found)
+	if (found) {
 		snprintf(allocs[i].key, sizeof(allocs[i].key), "%s", key);
+		allocs[i].key_size = key_size;
+	}
 	pthread_mutex_unlock(&devmem_lock);
 	return found;
 }

@@ -112,6 +112,10 @@ SHIM_HIDDEN void shim_share_unlock(void);
 SHIM_HIDDEN void shim_share_forget_child(void);
 /* The allocation handle was freed: its shareable handle is revoked. */
 SHIM_HIDDEN void shim_share_forget_handle(uint32_t handle);
+/* Exports the first @length bytes (0: all) of handle as a FABRIC handle; flags as V2's. */
+SHIM_HIDDEN aclError shim_share_export_fabric(const char *fn, aclrtDrvMemHandle handle,
+					      uint64_t flags, uint64_t length,
+					      struct acl_share_fabric_handle *out);
 /* Withdraws this process's export named by the shareable handle sh (ACL_SHARE_IOC_REVOKE). */
 SHIM_HIDDEN aclError shim_share_revoke(const char *fn, const void *sh, uint32_t type);
 
@@ -122,14 +126,19 @@ SHIM_HIDDEN void shim_devmem_unlock(void);
 SHIM_HIDDEN void shim_devmem_forget_child(void);
 /* An IPC key with its NUL (ipc.c). */
 #define SHIM_IPC_KEY_LEN 63
-/*
- * The aclrtMalloc allocation that starts at ptr: its mapped size, handle and
- * IPC key ("" if not exported); false if none.
- */
-SHIM_HIDDEN bool shim_devmem_lookup(const void *ptr, size_t *size, aclrtDrvMemHandle *handle,
-				    char *key);
+/* What devmem.c knows of an aclrtMalloc allocation. */
+struct shim_devmem_info {
+	size_t size;			/* mapped */
+	size_t granularity;		/* of its attribute */
+	aclrtDrvMemHandle handle;
+	char key[SHIM_IPC_KEY_LEN];	/* its IPC key, "" if not exported */
+	size_t key_size;		/* the bytes the key names */
+};
+/* The aclrtMalloc allocation that starts at ptr; false if none. */
+SHIM_HIDDEN bool shim_devmem_lookup(const void *ptr, struct shim_devmem_info *info);
 /* Records the key of the allocation at ptr, if it is still the one of handle. */
-SHIM_HIDDEN bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key);
+SHIM_HIDDEN bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key,
+				     size_t key_size);
 /* Whether an allocation of this process was exported under key; @clear forgets it. */
 SHIM_HIDDEN bool shim_devmem_find_key(const char *key, bool clear);
 /* ptr was an import that aclrtIpcMemClose unmapped: one aclrtFree of it succeeds. */

@@ -9,7 +9,9 @@
  * export's random 64-bit key (16) and its 128-bit random secret (32): 62
  * characters, 192 bits drawn by the kernel, checked on every use.
  *
- * An exported allocation carries its key (devmem.c: aclrtFree forgets both);
+ * A key names the first part of an allocation (the export's length: an
+ * import maps that much and the kernel no more). An exported allocation
+ * carries its key (devmem.c: aclrtFree forgets both);
  * the imports are remembered here with the mapping made for them. The
  * exporter's aclrtIpcMemClose revokes the export (ACL_SHARE_IOC_REVOKE), an
  * importer's unmaps and frees its import.
@@ -26,7 +28,6 @@
 #define KEY_CHARS (sizeof(KEY_PREFIX) - 1 + 8 + 16 + 32)
 _Static_assert(KEY_CHARS + 1 == SHIM_IPC_KEY_LEN, "SHIM_IPC_KEY_LEN");
 #define KEY_MIN_LEN 65	/* CANN: the key buffer holds at least 65 bytes */
-#define SZ_2M ((size_t)2 << 20)
 
 /* An import of this process. */
 struct ipc_key {
@@ -162,10 +163,10 @@ static aclError inner_fail(const char *fn, aclError ret)
 aclError aclrtIpcMemGetExportKey(void *devPtr, size_t size, char *key, size_t len, uint64_t flags)
 {
 	static const char fn[] = "aclrtIpcMemGetExportKey";
-	char old[SHIM_IPC_KEY_LEN], made[SHIM_IPC_KEY_LEN];
+	char made[SHIM_IPC_KEY_LEN];
 	struct acl_share_fabric_handle f;
-	aclrtDrvMemHandle handle;
-	size_t alloc_size;
+	struct shim_devmem_info m;
+	size_t range;
 	aclError ret;
 
 	if (!devPtr)
@@ -183,36 +184,45 @@ aclError aclrtIpcMemGetExportKey(void *devPtr, size_t size, char *key, size_t le
 				 "%s: flags 0x%" PRIx64 " is neither ACL_RT_IPC_MEM_EXPORT_FLAG_DEFAULT "
 				 "(0) nor ACL_RT_IPC_MEM_EXPORT_FLAG_DISABLE_PID_VALIDATION (1)",
 				 fn, flags);
-	if (!shim_devmem_lookup(devPtr, &alloc_size, &handle, old))
+	if (!shim_devmem_lookup(devPtr, &m))
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: devPtr %p is not the start of a live aclrtMalloc allocation of "
 				 "this process", fn, devPtr);
 	/*
-	 * A key names the allocation from its start. Device memory comes in
-	 * 2 MiB units: any size that rounds up to the whole allocation names
-	 * all of it; a part of it cannot be exported alone (yet).
+	 * A key names the allocation from its start: the first size bytes,
+	 * rounded up to the page-table granularity of its memory (2 MiB, or
+	 * 1 GiB for HUGE1G), which importers can map and no more.
 	 */
-	if (size > alloc_size || (size + SZ_2M - 1) / SZ_2M * SZ_2M != alloc_size)
+	if (size > m.size)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-				 "%s: size %zu does not name the allocation at %p (%zu bytes): a key "
-				 "names a whole allocation", fn, size, devPtr, alloc_size);
-	/* Asked again, the allocation keeps the key it has. */
-	if (old[0]) {
-		memcpy(key, old, sizeof(old));
+				 "%s: size %zu is larger than the allocation at %p (%zu bytes)", fn,
+				 size, devPtr, m.size);
+	range = (size + m.granularity - 1) / m.granularity * m.granularity;
+	/* Asked again, the allocation keeps the key it has, for the same range. */
+	if (m.key[0]) {
+		if (m.key_size != range)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: the allocation at %p is exported already with size %zu "
+					 "(aclrtIpcMemClose its key to export another range)", fn,
+					 devPtr, m.key_size);
+		memcpy(key, m.key, sizeof(m.key));
 		return ACL_SUCCESS;
 	}
 
-	ret = aclrtMemExportToShareableHandleV2(handle, flags, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &f);
+	ret = shim_share_export_fabric(fn, m.handle, flags, range, &f);
 	if (ret) {
+		char msg[512];
+
 		/* Another thread exported it meanwhile: its key is the allocation's. */
-		if (shim_devmem_lookup(devPtr, &alloc_size, &handle, old) && old[0]) {
-			memcpy(key, old, sizeof(old));
+		snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
+		if (shim_devmem_lookup(devPtr, &m) && m.key[0] && m.key_size == range) {
+			memcpy(key, m.key, sizeof(m.key));
 			return ACL_SUCCESS;
 		}
-		return inner_fail(fn, ret);
+		return shim_fail(ret, "%s", msg);
 	}
 	key_from_fabric(&f, made);
-	if (!shim_devmem_set_key(devPtr, handle, made)) {
+	if (!shim_devmem_set_key(devPtr, m.handle, made, range)) {
 		/* aclrtFree'd meanwhile by another thread: its export went with it. */
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: the allocation at %p was freed while it was being exported", fn,

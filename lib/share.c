@@ -153,7 +153,7 @@ static bool share_type_ok(uint32_t t)
 /* ---- export ---- */
 
 static aclError do_export(const char *fn, aclrtDrvMemHandle handle, uint64_t flags,
-			  uint32_t type, void *out)
+			  uint32_t type, uint64_t length, void *out)
 {
 	uint8_t buf[ACL_SHARE_FABRIC_HANDLE_LEN] = { 0 };
 	char eb[SHIM_ERRSTR_LEN];
@@ -172,6 +172,7 @@ static aclError do_export(const char *fn, aclrtDrvMemHandle handle, uint64_t fla
 		.share_type = type,
 		.shareable_uptr = (uintptr_t)buf,
 		.shareable_len = (uint32_t)share_len(type),
+		.length = length,
 	};
 	err = shim_ioctl(fd, ACL_SHARE_IOC_EXPORT, &e);
 	switch (err) {
@@ -223,7 +224,7 @@ aclError aclrtMemExportToShareableHandle(aclrtDrvMemHandle handle, aclrtMemHandl
 				 "%s: flags 0x%" PRIx64 " is neither ACL_RT_VMM_EXPORT_FLAG_DEFAULT (0) "
 				 "nor ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION (1)",
 				 fn, flags);
-	return do_export(fn, handle, flags, ACL_SHARE_HANDLE_DEFAULT, shareableHandle);
+	return do_export(fn, handle, flags, ACL_SHARE_HANDLE_DEFAULT, 0, shareableHandle);
 }
 
 aclError aclrtMemExportToShareableHandleV2(aclrtDrvMemHandle handle, uint64_t flags,
@@ -245,7 +246,7 @@ aclError aclrtMemExportToShareableHandleV2(aclrtDrvMemHandle handle, uint64_t fl
 				 "%s: shareType %u is neither ACL_MEM_SHARE_HANDLE_TYPE_DEFAULT (1) nor "
 				 "ACL_MEM_SHARE_HANDLE_TYPE_FABRIC (2)",
 				 fn, (unsigned)shareType);
-	return do_export(fn, handle, flags, (uint32_t)shareType, shareableHandle);
+	return do_export(fn, handle, flags, (uint32_t)shareType, 0, shareableHandle);
 }
 
 /* ---- whitelist ---- */
@@ -506,6 +507,14 @@ aclError aclrtMemImportFromShareableHandleV2(void *shareableHandle, aclrtMemShar
 		return shim_fail(ACL_ERROR_RT_CONTEXT_NULL,
 				 "%s: no current device on this thread (call aclrtSetDevice first)", fn);
 	return do_import(fn, shareableHandle, (uint32_t)shareType, dev, handle);
+}
+
+/* ---- IPC keys (ipc.c): a FABRIC export of the first @length bytes ---- */
+
+aclError shim_share_export_fabric(const char *fn, aclrtDrvMemHandle handle, uint64_t flags,
+				  uint64_t length, struct acl_share_fabric_handle *out)
+{
+	return do_export(fn, handle, flags, ACL_SHARE_HANDLE_FABRIC, length, out);
 }
 
 /* ---- revocation (aclrtIpcMemClose in the exporter) ---- */

@@ -978,6 +978,8 @@ static void op_export(void)
 
 	a.flags = chance(400) ? ACL_SHARE_EXPORT_NO_PID_CHECK : rnd_flags();
 	a.handle = rnd_handle(&h);
+	/* Mostly all of it; else the first 2 MiB, a page, or anything. */
+	a.length = chance(800) ? 0 : chance(400) ? SZ_2M : chance(300) ? 4096 : rnd();
 	rnd_type_len(&t, &a.share_type, &a.shareable_len);
 	a.shareable_uptr = rnd_uptr(NULL, ACL_SHARE_FABRIC_HANDLE_LEN, &valid);
 	ret = fuzz_ioctl(I_EXPORT, &a, &exact, h ? "(live)" : "(bad)");

@@ -8,6 +8,7 @@
  * 11_ipc_memory_withoutpid (written here from their call sequences).
  */
 #include <signal.h>
+#include <sys/mman.h>
 #include <linux/acl_share.h>
 
 #include "acl/acl.h"
@@ -444,6 +445,117 @@ TEST_F(ipc, only_the_exporter_revokes)
 	ASSERT_ACL_OK(aclrtFreePhysical(h[1]));
 }
 
+/*
+ * A key may name the first part of an allocation (rounded up to 2 MiB): the
+ * importer maps that much and no more, and the kernel refuses to map more
+ * through the import handle.
+ */
+TEST_F(ipc, a_key_names_the_first_part_of_an_allocation)
+{
+	unsigned char *big = NULL;
+	char other[KEY_BUF];
+	int32_t pid;
+
+	ASSERT_ACL_OK(aclrtMalloc((void **)&big, 4 * ACL_SZ_2M, ACL_MEM_MALLOC_HUGE_ONLY));
+	share_fill(big, 4 * ACL_SZ_2M);
+	/* 3 MiB names the first 4 MiB. */
+	ASSERT_ACL_OK(aclrtIpcMemGetExportKey(big, IPC_SIZE, self->key, KEY_BUF, 0));
+	ASSERT_ACL_OK(aclrtIpcMemGetExportKey(big, IPC_SIZE + 1, other, KEY_BUF, 0));
+	EXPECT_STREQ(self->key, other);
+	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
+		   aclrtIpcMemGetExportKey(big, 4 * ACL_SZ_2M, other, KEY_BUF, 0), "exported already");
+	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
+		   aclrtIpcMemGetExportKey(big, 4 * ACL_SZ_2M + 1, other, KEY_BUF, 0), "larger");
+	IPC_FORK();
+	if (self->child == 0) {
+		unsigned char *p = NULL;
+		struct ipc_msg msg;
+		void *base = NULL;
+		size_t size = 0;
+		aclError e;
+
+		CHILD_CHECK(acl_recv_val(&self->ch, &msg, sizeof(msg)) == 0, "no key");
+		e = aclrtIpcMemImportByKey((void **)&p, msg.key, 0);
+		CHILD_CHECK(e == ACL_SUCCESS, "import: %d %s", e, aclGetRecentErrMsg());
+		e = aclrtMemGetAddressRange(p, &base, &size);
+		CHILD_CHECK(e == ACL_SUCCESS && size == 2 * ACL_SZ_2M,
+			    "the import maps %zu bytes, not the 4 MiB the key names", size);
+		CHILD_CHECK(share_check(p, 2 * ACL_SZ_2M) == 2 * ACL_SZ_2M, "pattern differs at %zu",
+			    share_check(p, 2 * ACL_SZ_2M));
+		CHILD_CHECK(aclrtIpcMemClose(msg.key) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+		_exit(0);
+	}
+	pid = self->child_tgid;
+	ASSERT_ACL_OK(aclrtIpcMemSetImportPid(self->key, &pid, 1));
+	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	send_key(_metadata, &self->ch, self->key);
+	IPC_CHILD_DONE();
+	ASSERT_ACL_OK(aclrtIpcMemClose(self->key));
+	ASSERT_ACL_OK(aclrtFree(big));
+}
+
+/* The kernel side of a partial export, through raw ioctls of two processes' own files. */
+TEST_F(ipc, a_partial_import_maps_no_more)
+{
+	struct acl_share_fabric_handle fab;
+	struct acl_share_export ex;
+	struct acl_share_query q;
+	uint32_t h = 0;
+	uint64_t off;
+	int fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, acl_raw_alloc(fd, 4 * ACL_SZ_2M, ACL_HBM_MEM_HUGE, ACL_SHARE_LOC_DEVICE, 0,
+				   &h, &off));
+	for (size_t i = 0; i < 3; i++) {
+		static const uint64_t bad[] = { 4096, 3 * ACL_SZ_2M / 2, 5 * ACL_SZ_2M };
+
+		ex = (struct acl_share_export){
+			.size = sizeof(ex), .flags = ACL_SHARE_EXPORT_NO_PID_CHECK, .handle = h,
+			.share_type = ACL_SHARE_HANDLE_FABRIC, .shareable_uptr = (uintptr_t)&fab,
+			.shareable_len = sizeof(fab), .length = bad[i],
+		};
+		EXPECT_EQ(-EINVAL, acl_ioctl(fd, ACL_SHARE_IOC_EXPORT, &ex)) TH_LOG("length %#llx",
+			(unsigned long long)bad[i]);
+	}
+	ex.length = ACL_SZ_2M;
+	ASSERT_EQ(0, acl_ioctl(fd, ACL_SHARE_IOC_EXPORT, &ex));
+	ASSERT_EQ(0, acl_raw_query(fd, h, &q));
+	EXPECT_EQ(4 * ACL_SZ_2M, q.out_length) TH_LOG("the creator's handle is all of it");
+
+	IPC_FORK();
+	if (self->child == 0) {
+		struct acl_share_import im = {
+			.size = sizeof(im), .share_type = ACL_SHARE_HANDLE_FABRIC,
+			.shareable_len = sizeof(fab), .shareable_uptr = (uintptr_t)&fab,
+		};
+		int cfd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+		struct acl_share_query cq;
+		void *m;
+
+		CHILD_CHECK(cfd >= 0, "open");
+		CHILD_CHECK(acl_ioctl(cfd, ACL_SHARE_IOC_IMPORT, &im) == 0, "import");
+		CHILD_CHECK(acl_raw_query(cfd, im.out_handle, &cq) == 0, "query");
+		CHILD_CHECK(cq.out_length == ACL_SZ_2M, "import length %llu",
+			    (unsigned long long)cq.out_length);
+		m = mmap(NULL, 4 * ACL_SZ_2M, PROT_READ, MAP_SHARED, cfd, (off_t)im.out_mmap_offset);
+		CHILD_CHECK(m == MAP_FAILED && errno == EINVAL, "mapped all 8 MiB of a 2 MiB import");
+		m = mmap(NULL, ACL_SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, cfd,
+			 (off_t)im.out_mmap_offset);
+		CHILD_CHECK(m != MAP_FAILED, "mmap 2 MiB: %s", strerror(errno));
+		((volatile unsigned char *)m)[ACL_SZ_2M - 1] = 7;
+		CHILD_CHECK(mremap(m, ACL_SZ_2M, 4 * ACL_SZ_2M, MREMAP_MAYMOVE) == MAP_FAILED,
+			    "the import's mapping grew");
+		munmap(m, ACL_SZ_2M);
+		close(cfd);
+		_exit(0);
+	}
+	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	IPC_CHILD_DONE();
+	EXPECT_EQ(0, acl_raw_free(fd, h));
+	close(fd);
+}
+
 TEST_F(ipc, bad_arguments)
 {
 	aclrtServerPid sp[2];
@@ -465,8 +577,6 @@ TEST_F(ipc, bad_arguments)
 		   aclrtIpcMemGetExportKey(self->dev, IPC_SIZE, self->key, 65, 2), "flags");
 	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
 		   aclrtIpcMemGetExportKey(self->dev + 4096, 4096, self->key, 65, 0), "start");
-	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
-		   aclrtIpcMemGetExportKey(self->dev, ACL_SZ_2M, self->key, 65, 0), "whole");
 	EXPECT_ACL(ACL_ERROR_RT_PARAM_INVALID,
 		   aclrtIpcMemGetExportKey(self->dev, 3 * ACL_SZ_2M, self->key, 65, 0), "size");
 

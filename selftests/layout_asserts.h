@@ -311,12 +311,13 @@ UAPI_FIELD(acl_share_query, __reserved, 48, 16);
 UAPI_IOCTL(ACL_SHARE_IOC_QUERY, 0x03, acl_share_query);
 
 UAPI_HEAD(acl_share_export);
-LAYOUT_ASSERT(sizeof(struct acl_share_export) == 32);
+LAYOUT_ASSERT(sizeof(struct acl_share_export) == 40);
 UAPI_FIELD(acl_share_export, handle, 8, 4);
 UAPI_FIELD(acl_share_export, share_type, 12, 4);
 UAPI_FIELD(acl_share_export, shareable_uptr, 16, 8);
 UAPI_FIELD(acl_share_export, shareable_len, 24, 4);
 UAPI_FIELD(acl_share_export, __reserved, 28, 4);
+UAPI_FIELD(acl_share_export, length, 32, 8);
 UAPI_IOCTL(ACL_SHARE_IOC_EXPORT, 0x04, acl_share_export);
 
 UAPI_HEAD(acl_share_set_pid);

@@ -230,9 +230,15 @@ enum acl_share_export_flags {
  * @shareable_uptr: where the kernel writes the shareable handle
  * @shareable_len: 8 for DEFAULT, 128 for FABRIC
  * @__reserved: must be 0
+ * @length: how much of the allocation, from its start, an import may map:
+ *          0 for all of it, else a multiple of the allocation's granularity
+ *          no larger than the allocation (since the second version of the
+ *          struct; the first exports all of it). An import handle of a
+ *          partial export is that long: QUERY reports it and mmap(2) maps
+ *          exactly that much.
  *
  * Errors: -EINVAL (unknown flags, __reserved, size, share_type,
- * shareable_len), -ENOENT (no such handle), -EPERM (the handle was
+ * shareable_len, length), -ENOENT (no such handle), -EPERM (the handle was
  * imported, not allocated here), -EEXIST (already exported), -EMFILE (the
  * max_exports limit of this process), -ENOMEM, -E2BIG.
  */
@@ -244,6 +250,7 @@ struct acl_share_export {
 	__aligned_u64 shareable_uptr;
 	__u32 shareable_len;
 	__u32 __reserved;
+	__aligned_u64 length;
 };
 
 #define ACL_SHARE_IOC_EXPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x04, struct acl_share_export)
