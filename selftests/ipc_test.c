@@ -182,6 +182,21 @@ TEST_F(ipc, refused_imports)
 		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "not whitelisted gave %d: %s", e,
 			    aclGetRecentErrMsg());
 		CHILD_CHECK(strstr(aclGetRecentErrMsg(), "whitelist"), "%s", aclGetRecentErrMsg());
+		/* Only the exporter may whitelist or close the key. */
+		{
+			int32_t me = getpid();
+
+			e = aclrtIpcMemSetImportPid(msg.key, &me, 1);
+			CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR && strstr(aclGetRecentErrMsg(),
+										   "only the exporter"),
+				    "SetImportPid by another process gave %d: %s", e,
+				    aclGetRecentErrMsg());
+			e = aclrtIpcMemClose(msg.key);
+			CHILD_CHECK(e == ACL_ERROR_RT_INVALID_HANDLE, "Close by another process gave %d",
+				    e);
+			e = aclrtIpcMemImportByKey(&p, msg.key, 0);
+			CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR, "still not whitelisted: %d", e);
+		}
 		/* Every one-character change of the real key. */
 		for (size_t i = 0; i < strlen(msg.key); i++) {
 			for (int d = 1; d < 16; d += 7) {
