@@ -263,10 +263,11 @@ else
 fi
 cat >"$work/packaged-run" <<'EOF'
 #!/bin/sh
-# In the guest: the packaged demo, then the pkg-config-built consumer, then the packaged
-# acl-share-stat (its JSON, checked on the host).
+# In the guest: the packaged demo (its two-process sharing and IPC scenarios), then the
+# pkg-config-built consumer, then the packaged acl-share-stat (its JSON, checked on the host).
 set -e
 /bin/acl-share-demo
+/bin/acl-share-demo ipc
 /bin/acl-share-consumer
 /bin/acl-share-stat --json
 EOF
