@@ -12,7 +12,8 @@
  * whitelisted, and an entry pins nothing of the process it names.
  *
  * Lifetime: the table holds one reference on an export until its creator
- * handle goes (revocation); each import handle holds one more so that a
+ * handle goes or the exporter revokes it (ACL_SHARE_IOC_REVOKE: the
+ * exporter's aclrtIpcMemClose); each import handle holds one more so that a
  * process can tell it already imported this export. The export holds a
  * reference on the allocation so that an import racing the revocation can
  * still take its own.
@@ -365,8 +366,8 @@ int acl_ioctl_revoke(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 	if (!exp)
 		return -ENOENT;
 	if (exp->exporter != task_tgid(current)) {
-		acl_export_put(exp);
-		return -EPERM;
+		ret = -EPERM;
+		goto out_put;
 	}
 
 	/* The creator handle holds the table's reference; a FREE may have raced us. */
@@ -377,9 +378,10 @@ int acl_ioctl_revoke(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 		ctx->nr_exports--;
 		acl_export_revoke(exp);
 	} else {
-		ret = -ENOENT;
+		ret = -ENOENT;	/* gone meanwhile, or made by another file of this process */
 	}
 	mutex_unlock(&ctx->lock);
+out_put:
 	acl_export_put(exp);
 	return ret;
 }

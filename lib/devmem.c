@@ -32,6 +32,7 @@ struct devmem {
 	aclrtDrvMemHandle handle;
 	char key[SHIM_IPC_KEY_LEN];	/* its IPC key (ipc.c), "" if not exported */
 	size_t key_size;		/* what the key names, from the start */
+	uint64_t key_flags;
 };
 
 static pthread_mutex_t devmem_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -43,6 +44,8 @@ static size_t n_allocs, cap_allocs;
  */
 static uintptr_t *closed;
 static size_t n_closed, cap_closed;
+
+static bool take_closed(uintptr_t p);
 
 /* Enabled peers: bit p of peers[d] is set when device d enabled access to device p. */
 #define MAX_PEER_DEVICES 1024
@@ -180,8 +183,6 @@ static void devmem_unmap(const struct devmem *m)
 	aclrtFreePhysical(m->handle);
 }
 
-static bool take_closed(uintptr_t p);
-
 static aclError devmem_malloc(const char *fn, void **devPtr, size_t size, uint32_t policy)
 {
 	int32_t dev = shim_current_device();
@@ -246,13 +247,14 @@ bool shim_devmem_lookup(const void *ptr, struct shim_devmem_info *info)
 		info->handle = allocs[i].handle;
 		memcpy(info->key, allocs[i].key, SHIM_IPC_KEY_LEN);
 		info->key_size = allocs[i].key_size;
+		info->key_flags = allocs[i].key_flags;
 	}
 	pthread_mutex_unlock(&devmem_lock);
 	return found;
 }
 
 bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key,
-			 size_t key_size)
+			 size_t key_size, uint64_t key_flags)
 {
 	uintptr_t p = (uintptr_t)ptr;
 	bool found;
@@ -264,6 +266,7 @@ bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *
 	if (found) {
 		snprintf(allocs[i].key, sizeof(allocs[i].key), "%s", key);
 		allocs[i].key_size = key_size;
+		allocs[i].key_flags = key_flags;
 	}
 	pthread_mutex_unlock(&devmem_lock);
 	return found;
@@ -290,12 +293,20 @@ aclError shim_devmem_note_closed(const char *fn, const void *ptr)
 	aclError ret = ACL_SUCCESS;
 
 	pthread_mutex_lock(&devmem_lock);
+	take_closed((uintptr_t)ptr);	/* once per address */
 	if (shim_grow((void **)&closed, &cap_closed, n_closed, sizeof(*closed)))
 		closed[n_closed++] = (uintptr_t)ptr;
 	else
 		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
 	pthread_mutex_unlock(&devmem_lock);
 	return ret;
+}
+
+void shim_devmem_forget_closed(const void *ptr)
+{
+	pthread_mutex_lock(&devmem_lock);
+	take_closed((uintptr_t)ptr);
+	pthread_mutex_unlock(&devmem_lock);
 }
 
 /* With devmem_lock held: forgets ptr as a closed import; false if it was none. */

@@ -3,8 +3,11 @@
  * internal.h - what the files of libacl-shim share with each other.
  *
  * Lock order (the fork handlers take them in this order too):
- *   rt_lock (runtime.c) -> va_lock (vaspace.c) -> share_lock (share.c) -> dev_lock (device.c)
- * A function holding a lock may only take locks to its right.
+ *   export_lock (ipc.c) -> ipc_lock (ipc.c) -> devmem_lock (devmem.c) -> rt_lock (runtime.c)
+ *   -> va_lock (vaspace.c) -> share_lock (share.c) -> dev_lock (device.c)
+ * A function holding a lock may only take locks to its right. ipc_lock and devmem_lock are
+ * never held across a call into another file; export_lock is (an export and its key are
+ * made as one step).
  */
 #ifndef ACL_SHIM_INTERNAL_H
 #define ACL_SHIM_INTERNAL_H
@@ -112,6 +115,9 @@ SHIM_HIDDEN void shim_share_unlock(void);
 SHIM_HIDDEN void shim_share_forget_child(void);
 /* The allocation handle was freed: its shareable handle is revoked. */
 SHIM_HIDDEN void shim_share_forget_handle(uint32_t handle);
+/* Imports a FABRIC handle on @device (no current-device check); the handle in *handle. */
+SHIM_HIDDEN aclError shim_share_import_fabric(const char *fn, const void *sh, int32_t device,
+					      aclrtDrvMemHandle *handle);
 /* Exports the first @length bytes (0: all) of handle as a FABRIC handle; flags as V2's. */
 SHIM_HIDDEN aclError shim_share_export_fabric(const char *fn, aclrtDrvMemHandle handle,
 					      uint64_t flags, uint64_t length,
@@ -133,16 +139,19 @@ struct shim_devmem_info {
 	aclrtDrvMemHandle handle;
 	char key[SHIM_IPC_KEY_LEN];	/* its IPC key, "" if not exported */
 	size_t key_size;		/* the bytes the key names */
+	uint64_t key_flags;		/* the export flags of the key */
 };
 /* The aclrtMalloc allocation that starts at ptr; false if none. */
 SHIM_HIDDEN bool shim_devmem_lookup(const void *ptr, struct shim_devmem_info *info);
 /* Records the key of the allocation at ptr, if it is still the one of handle. */
 SHIM_HIDDEN bool shim_devmem_set_key(const void *ptr, aclrtDrvMemHandle handle, const char *key,
-				     size_t key_size);
+				     size_t key_size, uint64_t key_flags);
 /* Whether an allocation of this process was exported under key; @clear forgets it. */
 SHIM_HIDDEN bool shim_devmem_find_key(const char *key, bool clear);
 /* ptr was an import that aclrtIpcMemClose unmapped: one aclrtFree of it succeeds. */
 SHIM_HIDDEN aclError shim_devmem_note_closed(const char *fn, const void *ptr);
+/* ptr is mapped again (a new import there): no aclrtFree of it is owed any more. */
+SHIM_HIDDEN void shim_devmem_forget_closed(const void *ptr);
 
 /* ipc.c: the keys this process exported or imported. */
 SHIM_HIDDEN void shim_ipc_lock(void);

@@ -37,18 +37,26 @@ struct ipc_key {
 	aclrtDrvMemHandle handle;
 };
 
+/*
+ * export_lock makes an export and its key (devmem.c) one step, for
+ * GetExportKey and the exporter's Close: two threads asking for the key of
+ * one allocation get the same key.
+ */
+static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t ipc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipc_key *keys;		/* protected by ipc_lock */
 static size_t n_keys, cap_keys;
 
 void shim_ipc_lock(void)
 {
+	pthread_mutex_lock(&export_lock);
 	pthread_mutex_lock(&ipc_lock);
 }
 
 void shim_ipc_unlock(void)
 {
 	pthread_mutex_unlock(&ipc_lock);
+	pthread_mutex_unlock(&export_lock);
 }
 
 void shim_ipc_forget_child(void)
@@ -160,13 +168,57 @@ static aclError inner_fail(const char *fn, aclError ret)
 	return shim_fail(ret, "%s: %s", fn, msg);
 }
 
-aclError aclrtIpcMemGetExportKey(void *devPtr, size_t size, char *key, size_t len, uint64_t flags)
+/* With export_lock held: the key of the first @size bytes of the allocation at @devPtr. */
+static aclError export_key(const char *fn, void *devPtr, size_t size, uint64_t flags, char *key)
 {
-	static const char fn[] = "aclrtIpcMemGetExportKey";
 	char made[SHIM_IPC_KEY_LEN];
 	struct acl_share_fabric_handle f;
 	struct shim_devmem_info m;
 	size_t range;
+	aclError ret;
+
+	if (!shim_devmem_lookup(devPtr, &m))
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: devPtr %p is not the start of a live aclrtMalloc allocation of "
+				 "this process", fn, devPtr);
+	/*
+	 * A key names the allocation from its start: the first size bytes,
+	 * rounded up to the page-table granularity of its memory (2 MiB, or
+	 * 1 GiB for HUGE1G), which importers can map and no more.
+	 */
+	if (size > m.size)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: size %zu is larger than the allocation at %p (%zu bytes)", fn,
+				 size, devPtr, m.size);
+	range = (size + m.granularity - 1) / m.granularity * m.granularity;
+	/* Asked again, the allocation keeps the key it has, for the same range and flags. */
+	if (m.key[0]) {
+		if (m.key_size != range || m.key_flags != flags)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: the allocation at %p is exported already, with size %zu "
+					 "and flags %" PRIu64 " (aclrtIpcMemClose its key to export it "
+					 "otherwise)", fn, devPtr, m.key_size, m.key_flags);
+		memcpy(key, m.key, sizeof(m.key));
+		return ACL_SUCCESS;
+	}
+
+	ret = shim_share_export_fabric(fn, m.handle, flags, range, &f);
+	if (ret)
+		return ret;
+	key_from_fabric(&f, made);
+	if (!shim_devmem_set_key(devPtr, m.handle, made, range, flags)) {
+		/* aclrtFree'd meanwhile by another thread: its export went with it. */
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: the allocation at %p was freed while it was being exported", fn,
+				 devPtr);
+	}
+	memcpy(key, made, sizeof(made));
+	return ACL_SUCCESS;
+}
+
+aclError aclrtIpcMemGetExportKey(void *devPtr, size_t size, char *key, size_t len, uint64_t flags)
+{
+	static const char fn[] = "aclrtIpcMemGetExportKey";
 	aclError ret;
 
 	if (!devPtr)
@@ -184,52 +236,10 @@ aclError aclrtIpcMemGetExportKey(void *devPtr, size_t size, char *key, size_t le
 				 "%s: flags 0x%" PRIx64 " is neither ACL_RT_IPC_MEM_EXPORT_FLAG_DEFAULT "
 				 "(0) nor ACL_RT_IPC_MEM_EXPORT_FLAG_DISABLE_PID_VALIDATION (1)",
 				 fn, flags);
-	if (!shim_devmem_lookup(devPtr, &m))
-		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-				 "%s: devPtr %p is not the start of a live aclrtMalloc allocation of "
-				 "this process", fn, devPtr);
-	/*
-	 * A key names the allocation from its start: the first size bytes,
-	 * rounded up to the page-table granularity of its memory (2 MiB, or
-	 * 1 GiB for HUGE1G), which importers can map and no more.
-	 */
-	if (size > m.size)
-		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-				 "%s: size %zu is larger than the allocation at %p (%zu bytes)", fn,
-				 size, devPtr, m.size);
-	range = (size + m.granularity - 1) / m.granularity * m.granularity;
-	/* Asked again, the allocation keeps the key it has, for the same range. */
-	if (m.key[0]) {
-		if (m.key_size != range)
-			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-					 "%s: the allocation at %p is exported already with size %zu "
-					 "(aclrtIpcMemClose its key to export another range)", fn,
-					 devPtr, m.key_size);
-		memcpy(key, m.key, sizeof(m.key));
-		return ACL_SUCCESS;
-	}
-
-	ret = shim_share_export_fabric(fn, m.handle, flags, range, &f);
-	if (ret) {
-		char msg[512];
-
-		/* Another thread exported it meanwhile: its key is the allocation's. */
-		snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
-		if (shim_devmem_lookup(devPtr, &m) && m.key[0] && m.key_size == range) {
-			memcpy(key, m.key, sizeof(m.key));
-			return ACL_SUCCESS;
-		}
-		return shim_fail(ret, "%s", msg);
-	}
-	key_from_fabric(&f, made);
-	if (!shim_devmem_set_key(devPtr, m.handle, made, range)) {
-		/* aclrtFree'd meanwhile by another thread: its export went with it. */
-		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-				 "%s: the allocation at %p was freed while it was being exported", fn,
-				 devPtr);
-	}
-	memcpy(key, made, sizeof(made));
-	return ACL_SUCCESS;
+	pthread_mutex_lock(&export_lock);
+	ret = export_key(fn, devPtr, size, flags, key);
+	pthread_mutex_unlock(&export_lock);
+	return ret;
 }
 
 aclError aclrtIpcMemSetImportPid(const char *key, int32_t *pid, size_t num)
@@ -259,6 +269,7 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 	struct acl_share_query q;
 	aclrtDrvMemHandle h = NULL;
 	void *va = NULL;
+	int32_t dev;
 	aclError ret;
 
 	if (!devPtr)
@@ -273,14 +284,11 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 	ret = fabric_from_key(fn, key, &f);
 	if (ret)
 		return ret;
-	if (shim_current_device() < 0) {
-		ret = aclrtSetDevice(0);	/* as aclrtMalloc: the default device */
-		if (ret)
-			return inner_fail(fn, ret);
-	}
-	ret = aclrtMemImportFromShareableHandleV2(&f, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, 0, &h);
+	/* As aclrtMalloc: the thread's device, or the default device 0. */
+	dev = shim_current_device();
+	ret = shim_share_import_fabric(fn, &f, dev < 0 ? 0 : dev, &h);
 	if (ret)
-		return inner_fail(fn, ret);
+		return ret;
 	ret = shim_query_handle(fn, h, &q);
 	if (ret)
 		goto err_free;
@@ -303,6 +311,7 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 		aclrtReleaseMemAddress(va);
 		goto err_free;
 	}
+	shim_devmem_forget_closed(va);	/* a closed import at this address is not owed a free */
 	*devPtr = va;
 	return ACL_SUCCESS;
 
@@ -318,20 +327,23 @@ aclError aclrtIpcMemClose(const char *key)
 	static const char fn[] = "aclrtIpcMemClose";
 	struct acl_share_fabric_handle f;
 	struct ipc_key k, *e;
-	aclError ret;
+	aclError ret, err[3];
 
 	if (!key)
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: key is NULL", fn);
 	ret = fabric_from_key(fn, key, &f);
 	if (ret)
 		return ret;
+	pthread_mutex_lock(&export_lock);
 	if (shim_devmem_find_key(key, false)) {
 		/* New imports fail from now on; the memory stays until aclrtFree and the imports go. */
 		ret = shim_share_revoke(fn, &f, ACL_SHARE_HANDLE_FABRIC);
 		if (ret == ACL_SUCCESS || ret == ACL_ERROR_RT_INVALID_HANDLE)
 			shim_devmem_find_key(key, true);
+		pthread_mutex_unlock(&export_lock);
 		return ret;
 	}
+	pthread_mutex_unlock(&export_lock);
 	pthread_mutex_lock(&ipc_lock);
 	e = find_key(key);
 	if (e) {
@@ -343,11 +355,14 @@ aclError aclrtIpcMemClose(const char *key)
 		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
 				 "%s: this process neither exported nor imported key \"%s\" (or closed "
 				 "it already)", fn, key);
-	ret = aclrtUnmapMem((void *)k.ptr);
-	if (!ret)
-		ret = aclrtReleaseMemAddress((void *)k.ptr);
-	if (!ret)
-		ret = aclrtFreePhysical(k.handle);
+	/*
+	 * Every step is tried, whatever the one before said (the caller may
+	 * have unmapped it already): nothing of the import may be left.
+	 */
+	err[0] = aclrtUnmapMem((void *)k.ptr);
+	err[1] = aclrtReleaseMemAddress((void *)k.ptr);
+	err[2] = aclrtFreePhysical(k.handle);
+	ret = err[1] ? err[1] : err[2];
 	if (ret)
 		return inner_fail(fn, ret);
 	return shim_devmem_note_closed(fn, (void *)k.ptr);

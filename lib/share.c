@@ -509,7 +509,13 @@ aclError aclrtMemImportFromShareableHandleV2(void *shareableHandle, aclrtMemShar
 	return do_import(fn, shareableHandle, (uint32_t)shareType, dev, handle);
 }
 
-/* ---- IPC keys (ipc.c): a FABRIC export of the first @length bytes ---- */
+/* ---- IPC keys (ipc.c): a FABRIC export of the first @length bytes, its import ---- */
+
+aclError shim_share_import_fabric(const char *fn, const void *sh, int32_t device,
+				  aclrtDrvMemHandle *handle)
+{
+	return do_import(fn, sh, ACL_SHARE_HANDLE_FABRIC, device, handle);
+}
 
 aclError shim_share_export_fabric(const char *fn, aclrtDrvMemHandle handle, uint64_t flags,
 				  uint64_t length, struct acl_share_fabric_handle *out)

@@ -335,7 +335,6 @@ struct fn_ctx {
 	uint32_t raw_attr, raw_loc;
 	uint32_t raw_handle;
 	char key[72];			/* an IPC key */
-	bool key_closed;		/* by aclrtIpcMemClose */
 };
 
 /*
@@ -779,7 +778,6 @@ static const struct fn_sweep sweep_malloc = {
 static int prepare_ipc(struct fn_ctx *c)
 {
 	c->key[0] = '\0';
-	c->key_closed = false;
 	return fn_ok("aclrtMalloc", aclrtMalloc(&c->va, c->size, ACL_MEM_MALLOC_HUGE_ONLY));
 }
 
@@ -798,7 +796,7 @@ static int verify_ipc_export(struct fn_ctx *c, bool applied)
 
 static int cleanup_ipc(struct fn_ctx *c)
 {
-	if (c->key[0] && !c->key_closed && fn_ok("aclrtIpcMemClose", aclrtIpcMemClose(c->key)))
+	if (c->key[0] && fn_ok("aclrtIpcMemClose", aclrtIpcMemClose(c->key)))
 		return -1;
 	return fn_ok("aclrtFree", aclrtFree(c->va));
 }
@@ -811,45 +809,6 @@ static const struct fn_sweep sweep_ipc_export = {
 	.prepare = prepare_ipc,
 	.op = op_ipc_export,
 	.verify = verify_ipc_export,
-	.cleanup = cleanup_ipc,
-};
-
-static int prepare_ipc_close(struct fn_ctx *c)
-{
-	if (prepare_ipc(c))
-		return -1;
-	if (fn_ok("GetExportKey", op_ipc_export(c))) {
-		aclrtFree(c->va);
-		return -1;
-	}
-	return 0;
-}
-
-static int op_ipc_close(struct fn_ctx *c)
-{
-	aclError e = aclrtIpcMemClose(c->key);
-
-	c->key_closed = !e;
-	return e;
-}
-
-static int verify_ipc_close(struct fn_ctx *c, bool applied)
-{
-	/* Revoked: the key names nothing; else it still works. */
-	if (applied)
-		return fn_expect("SetImportPid after Close", ACL_ERROR_RT_INVALID_HANDLE,
-				 aclrtIpcMemSetImportPid(c->key, &c->self_tgid, 1));
-	return fn_ok("SetImportPid before Close", aclrtIpcMemSetImportPid(c->key, &c->self_tgid, 1));
-}
-
-static const struct fn_sweep sweep_ipc_close = {
-	.name = "ipc_close",
-	.name_from_nth = "ipc_close_from_nth",
-	.fail_code = ACL_ERROR_RT_MEMORY_ALLOCATION,
-	.delta = { [ACL_CNT_EXPORTS] = -1 },
-	.prepare = prepare_ipc_close,
-	.op = op_ipc_close,
-	.verify = verify_ipc_close,
 	.cleanup = cleanup_ipc,
 };
 
@@ -1481,13 +1440,6 @@ FN_TEST_PAIR(ipc_export)
 	struct fn_ctx c = { .size = SZ_2M, .self_tgid = self->tgid };
 
 	FN_SWEEP(sweep_ipc_export, &c);
-}
-
-FN_TEST_PAIR(ipc_close)
-{
-	struct fn_ctx c = { .size = SZ_2M, .self_tgid = self->tgid };
-
-	FN_SWEEP(sweep_ipc_close, &c);
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,6 +7,7 @@
  * aclrtFree, in the order of CANN's samples 10_ipc_memory_withpid and
  * 11_ipc_memory_withoutpid (written here from their call sequences).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <linux/acl_share.h>
@@ -567,6 +568,100 @@ TEST_F(ipc, a_partial_import_maps_no_more)
 	}
 	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
 	IPC_CHILD_DONE();
+	EXPECT_EQ(0, acl_raw_free(fd, h));
+	close(fd);
+}
+
+struct racer {
+	void *dev;
+	char key[KEY_BUF];
+	aclError ret;
+};
+
+static void *get_key(void *arg)
+{
+	struct racer *r = arg;
+
+	r->ret = aclrtIpcMemGetExportKey(r->dev, IPC_SIZE, r->key, KEY_BUF, 0);
+	return NULL;
+}
+
+/* Two threads asking for the key of one allocation at once get the same key. */
+TEST_F(ipc, concurrent_get_export_key)
+{
+	for (int round = 0; round < 200; round++) {
+		struct racer r[2] = { { .dev = self->dev }, { .dev = self->dev } };
+		pthread_t t[2];
+
+		for (int i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, get_key, &r[i]));
+		for (int i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_join(t[i], NULL));
+		ASSERT_EQ(ACL_SUCCESS, r[0].ret) TH_LOG("round %d", round);
+		ASSERT_EQ(ACL_SUCCESS, r[1].ret) TH_LOG("round %d", round);
+		ASSERT_STREQ(r[0].key, r[1].key) TH_LOG("round %d", round);
+		ASSERT_ACL_OK(aclrtIpcMemClose(r[0].key));
+	}
+}
+
+/*
+ * The first version of ACL_SHARE_IOC_EXPORT (32 bytes, before length)
+ * exports all of the allocation whatever follows it in memory, and a raw
+ * REVOKE by the exporter's own file makes a DEFAULT handle unknown.
+ */
+TEST_F(ipc, export_v1_is_whole_and_revoke_by_own_file)
+{
+	struct {
+		struct acl_share_export ex;
+		uint64_t junk;
+	} v1;
+	struct acl_share_revoke rv;
+	struct acl_share_import im;
+	struct acl_share_query q;
+	uint64_t sh = 0, off;
+	uint32_t h = 0;
+	int fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, acl_raw_alloc(fd, 2 * ACL_SZ_2M, ACL_HBM_MEM_HUGE, ACL_SHARE_LOC_DEVICE, 0,
+				   &h, &off));
+	memset(&v1, 0xee, sizeof(v1));
+	v1.ex = (struct acl_share_export){
+		.size = offsetof(struct acl_share_export, length),
+		.flags = ACL_SHARE_EXPORT_NO_PID_CHECK, .handle = h,
+		.share_type = ACL_SHARE_HANDLE_DEFAULT, .shareable_uptr = (uintptr_t)&sh,
+		.shareable_len = sizeof(sh),
+	};
+	v1.ex.length = 0xeeeeeeeeeeeeeeeeULL;	/* beyond the size: not read */
+	ASSERT_EQ(0, acl_ioctl(fd, ACL_SHARE_IOC_EXPORT, &v1.ex));
+	IPC_FORK();
+	if (self->child == 0) {
+		int cfd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+		struct acl_share_query cq;
+
+		im = (struct acl_share_import){
+			.size = sizeof(im), .share_type = ACL_SHARE_HANDLE_DEFAULT,
+			.shareable_len = sizeof(sh), .shareable_uptr = (uintptr_t)&sh,
+		};
+		CHILD_CHECK(cfd >= 0 && acl_ioctl(cfd, ACL_SHARE_IOC_IMPORT, &im) == 0, "import");
+		CHILD_CHECK(acl_raw_query(cfd, im.out_handle, &cq) == 0 &&
+			    cq.out_length == 2 * ACL_SZ_2M, "a version-1 export is all of it");
+		close(cfd);
+		_exit(0);
+	}
+	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	IPC_CHILD_DONE();
+	rv = (struct acl_share_revoke){
+		.size = sizeof(rv), .share_type = ACL_SHARE_HANDLE_DEFAULT,
+		.shareable_len = sizeof(sh), .shareable_uptr = (uintptr_t)&sh,
+	};
+	EXPECT_EQ(0, acl_ioctl(fd, ACL_SHARE_IOC_REVOKE, &rv));
+	EXPECT_EQ(-ENOENT, acl_ioctl(fd, ACL_SHARE_IOC_REVOKE, &rv));
+	ASSERT_EQ(0, acl_raw_query(fd, h, &q));
+	EXPECT_EQ(0U, q.out_flags & ACL_SHARE_QUERY_EXPORTED) TH_LOG("still exported");
+	/* Exported again, under a new shareable handle. */
+	v1.ex.length = 0;
+	ASSERT_EQ(0, acl_ioctl(fd, ACL_SHARE_IOC_EXPORT, &v1.ex));
 	EXPECT_EQ(0, acl_raw_free(fd, h));
 	close(fd);
 }

@@ -337,8 +337,9 @@ struct acl_share_import {
  * aclrtIpcMemClose in the exporter.
  *
  * Errors: -EINVAL (flags, size, share_type, shareable_len), -ENOENT (no
- * such export, or revoked already), -EPERM (exported by another process),
- * -EOPNOTSUPP (a FABRIC handle of another server).
+ * such export, revoked already, or exported through another file of this
+ * process), -EPERM (exported by another process), -EOPNOTSUPP (a FABRIC
+ * handle of another server).
  */
 struct acl_share_revoke {
 	__u32 size;
