@@ -666,6 +666,51 @@ TEST_F(ipc, export_v1_is_whole_and_revoke_by_own_file)
 	close(fd);
 }
 
+/*
+ * aclrtIpcMemImportPidInterServer: an entry of another server admits nobody
+ * here (cross-server sharing is issue 11's); an entry of this server
+ * whitelists its pids as SetImportPid does.
+ */
+TEST_F(ipc, inter_server_pids)
+{
+	unsigned long long server = 0;
+	aclrtServerPid sp;
+	int32_t pid;
+
+	ASSERT_EQ(0, acl_read_param("server_id", &server));
+	ASSERT_ACL_OK(aclrtIpcMemGetExportKey(self->dev, IPC_SIZE, self->key, KEY_BUF, 0));
+	IPC_FORK();
+	if (self->child == 0) {
+		unsigned char *p = NULL;
+		struct ipc_msg msg;
+		aclError e;
+
+		CHILD_CHECK(acl_recv_val(&self->ch, &msg, sizeof(msg)) == 0, "no key");
+		e = aclrtIpcMemImportByKey((void **)&p, msg.key, 0);
+		CHILD_CHECK(e == ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+			    "admitted by another server's entry: %d %s", e, aclGetRecentErrMsg());
+		CHILD_CHECK(acl_tell(&self->ch, 'r') == 0, "tell");
+		CHILD_CHECK(acl_hear(&self->ch, 'l') == 0, "no local entry");
+		e = aclrtIpcMemImportByKey((void **)&p, msg.key, 0);
+		CHILD_CHECK(e == ACL_SUCCESS, "not admitted by this server's entry: %d %s", e,
+			    aclGetRecentErrMsg());
+		CHILD_CHECK(share_check(p, IPC_SIZE) == IPC_SIZE, "pattern");
+		CHILD_CHECK(aclrtIpcMemClose(msg.key) == ACL_SUCCESS, "%s", aclGetRecentErrMsg());
+		_exit(0);
+	}
+	pid = self->child_tgid;
+	sp = (aclrtServerPid){ .sdid = (uint32_t)server + 1, .pid = &pid, .num = 1 };
+	ASSERT_ACL_OK(aclrtIpcMemImportPidInterServer(self->key, &sp, 1));
+	ASSERT_EQ(0, acl_tell(&self->ch, 'g'));
+	send_key(_metadata, &self->ch, self->key);
+	ASSERT_EQ(0, acl_hear(&self->ch, 'r'));
+	sp.sdid = (uint32_t)server;
+	ASSERT_ACL_OK(aclrtIpcMemImportPidInterServer(self->key, &sp, 1));
+	ASSERT_EQ(0, acl_tell(&self->ch, 'l'));
+	IPC_CHILD_DONE();
+	ASSERT_ACL_OK(aclrtIpcMemClose(self->key));
+}
+
 TEST_F(ipc, bad_arguments)
 {
 	aclrtServerPid sp[2];
