@@ -29,6 +29,7 @@
 #   --bin FILE         copy FILE into the guest as /bin/<basename> (not run by itself)
 #   --run FILE         copy FILE into the guest and run it without arguments
 #   --log FILE         also keep the guest's console log in FILE
+#   --append ARGS      more kernel command-line arguments
 #   --env NAME=VALUE   export NAME=VALUE to the commands in the guest (repeatable)
 #   --kmemleak         (a kernel with CONFIG_DEBUG_KMEMLEAK) forget the objects of the boot
 #                      before loading the module, scan for leaks after the last command
@@ -74,6 +75,7 @@ usage() { # usage [STATUS]: the header above; on stderr unless asked for with --
 }
 
 kernel='' module='' mode='' arch=x86_64 bb='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
+extra_append=''
 envs=()
 bins=()        # host files copied to /bin
 cmds=()        # one shell-quoted command line per entry
@@ -115,6 +117,7 @@ while (($#)); do
 	--bin) bins+=("${2?}"); shift 2 ;;
 	--run) [[ -f ${2?} ]] || die "--run $2: no such file"; add_cmd "$2"; shift 2 ;;
 	--log) log_out=${2?}; shift 2 ;;
+	--append) extra_append=${2?}; shift 2 ;;
 	--kmemleak) kmemleak=1; shift ;;
 	--env)
 		[[ ${2?} =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env $2: want NAME=VALUE (plain characters)"
@@ -328,15 +331,31 @@ else
 	kernel_log_args+=" loglevel=4"
 fi
 
-set +e
-timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem" -smp "$smp" \
-	-display none -monitor none -no-reboot -nodefaults \
-	-chardev stdio,id=con,signal=off -serial chardev:con \
-	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=$console_dev quiet panic=-1 oops=panic rdinit=/init $kernel_log_args" \
-	</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
-qemu_rc=${PIPESTATUS[0]}
-set -e
+boot() {
+	set +e
+	timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem" \
+		-smp "$smp" -display none -monitor none -no-reboot -nodefaults \
+		-chardev stdio,id=con,signal=off -serial chardev:con \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=$console_dev quiet panic=-1 oops=panic rdinit=/init $kernel_log_args${extra_append:+ $extra_append}" \
+		</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
+	qemu_rc=${PIPESTATUS[0]}
+	set -e
+}
+boot
+# A kernel that dies before /init has run nothing of ours (the module is not
+# loaded yet): a crash of the emulated boot itself (seen once: an int3 oops in
+# PREEMPT_RT's early boot under TCG). Boot once more, and say so; a second
+# such crash fails the run as usual.
+if ((qemu_rc != 124 && qemu_rc != 137)) && ! grep -qF "$M:boot " "$console" &&
+	grep -qE 'Kernel panic|Oops|BUG:' "$console"; then
+	cp "$console" "$tmp/console.first-boot"
+	echo "$prog: the kernel crashed before /init, before anything of ours ran (above); booting once more" >&2
+	boot
+	{ echo "=== the first boot, which crashed before /init:"; cat "$tmp/console.first-boot"
+	  echo "=== the second boot:"; cat "$console"; } >"$tmp/console.both"
+	[[ -n $log_out ]] && cp "$tmp/console.both" "$log_out.both"
+fi
 elapsed=$(($(date +%s) - start))
 [[ -n $log_out ]] && cp "$console" "$log_out"
 

@@ -9,6 +9,8 @@
 #     every command passed (test and demo mode), and the report names the kernel log;
 #   - a hung guest is killed after --timeout with "VM timed out" and a failing status;
 #   - a guest that panics fails the run (truncated: no end marker);
+#   - a kernel that dies before /init is booted a second time (a crash of the emulated boot
+#     happens), and fails the run when it dies again;
 #   - a failed insmod fails the run;
 #   - controls: clean runs in test and demo mode pass (exit 0), and "WARNING:" printed by
 #     a program (not logged by the kernel) does not fail a run. Without them the failures
@@ -223,6 +225,16 @@ check "exit status 1 (got $rc)" rc_is 1
 check "the failure 'vm: the run is truncated'" out_has '  - vm: the run is truncated'
 check "the command reported as not finished" out_has '  - sh .*: did not finish'
 case_end "a guest that panics fails the run"
+
+# ------------------------------------------------------------------ a death before /init
+# No /init to run: the kernel panics before anything of ours ran, twice.
+vm noinit 300 -- "${base[@]}" --mode demo --timeout 240 --append "rdinit=/nonexistent init=/nonexistent" -- true
+check "exit status 1 (got $rc)" rc_is 1
+check "the failure 'vm: the guest never reached /init'" \
+	out_has_fixed '  - vm: the guest never reached /init'
+check "booted a second time, and said so" \
+	err_has 'crashed before /init, before anything of ours ran'
+case_end "a kernel that dies before /init is booted twice, then fails the run"
 
 # ------------------------------------------------------------------ a hung guest
 # 25 s, or more if this machine boots slower (e.g. a debug kernel): the guest must reach
