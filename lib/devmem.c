@@ -64,12 +64,8 @@ void shim_devmem_unlock(void)
 /* The child has none of the parent's mappings (vaspace.c), so none of its allocations. */
 void shim_devmem_forget_child(void)
 {
-	free(allocs);
-	allocs = NULL;
-	n_allocs = cap_allocs = 0;
-	free(closed);
-	closed = NULL;
-	n_closed = cap_closed = 0;
+	shim_drop((void **)&allocs, &n_allocs, &cap_allocs);
+	shim_drop((void **)&closed, &n_closed, &cap_closed);
 	memset(peers, 0, sizeof(peers));
 }
 
@@ -139,7 +135,6 @@ static aclError devmem_map_new(const char *fn, size_t size, uint32_t attr, int32
 	};
 	size_t gran = shim_granularity(attr, ACL_MEM_LOCATION_TYPE_DEVICE);
 	aclrtDrvMemHandle handle = NULL;
-	char msg[512];
 	void *va = NULL;
 	aclError ret;
 
@@ -147,10 +142,8 @@ static aclError devmem_map_new(const char *fn, size_t size, uint32_t attr, int32
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: size %zu is too large", fn, size);
 	size = (size + gran - 1) / gran * gran;
 	ret = aclrtMallocPhysical(&handle, size, &prop, 0);
-	if (ret) {
-		snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
-		return shim_fail(ret, "%s: %s", fn, msg);
-	}
+	if (ret)
+		return shim_fail_within(fn, ret);
 	ret = aclrtReserveMemAddress(&va, size, 0, NULL, 0);
 	if (ret)
 		goto err_free;
@@ -172,8 +165,7 @@ err_free:
 	 * mapped for want of memory (even when MapMem could not restore its
 	 * placeholder: the reservation is released here anyway).
 	 */
-	snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
-	return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: %s", fn, msg);
+	return shim_fail_within(fn, ACL_ERROR_RT_MEMORY_ALLOCATION);
 }
 
 static void devmem_unmap(const struct devmem *m)
@@ -349,11 +341,8 @@ aclError aclrtFree(void *devPtr)
 	}
 	m = allocs[i];
 	memmove(&allocs[i], &allocs[i + 1], (n_allocs - i - 1) * sizeof(*allocs));
-	if (--n_allocs == 0) {
-		free(allocs);
-		allocs = NULL;
-		cap_allocs = 0;
-	}
+	if (--n_allocs == 0)
+		shim_drop((void **)&allocs, &n_allocs, &cap_allocs);
 	pthread_mutex_unlock(&devmem_lock);
 	devmem_unmap(&m);
 	return ACL_SUCCESS;

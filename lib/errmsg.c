@@ -22,6 +22,14 @@ aclError shim_fail(aclError code, const char *fmt, ...)
 	return code;
 }
 
+aclError shim_fail_within(const char *fn, aclError code)
+{
+	char inner[MSG_LEN];
+
+	snprintf(inner, sizeof(inner), "%s", recent_set ? recent_msg : "(no message)");
+	return shim_fail(code, "%s: %s", fn, inner);
+}
+
 const char *shim_errno_str(int err, char *buf, size_t len)
 {
 	const char *name = strerrorname_np(err);

@@ -34,6 +34,11 @@
 SHIM_HIDDEN aclError shim_fail(aclError code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "ENOENT (No such file or directory)"; never NULL, thread-safe. */
+/*
+ * Fails with @code under the name of @fn, keeping the sentence of the call
+ * @fn made on its behalf: "fn: <that call's message>".
+ */
+SHIM_HIDDEN aclError shim_fail_within(const char *fn, aclError code);
 SHIM_HIDDEN const char *shim_errno_str(int err, char *buf, size_t len);
 #define SHIM_ERRSTR_LEN 96
 
@@ -88,6 +93,14 @@ static inline bool shim_grow(void **arr, size_t *cap, size_t n, size_t elem)
 	*arr = p;
 	*cap = ncap;
 	return true;
+}
+
+/* Frees an array grown by shim_grow() and leaves it empty. */
+static inline void shim_drop(void **arr, size_t *n, size_t *cap)
+{
+	free(*arr);
+	*arr = NULL;
+	*n = *cap = 0;
 }
 /* A generic message + code for an errno the callers did not special-case. */
 SHIM_HIDDEN aclError shim_kernel_fail(const char *fn, const char *what, int err);

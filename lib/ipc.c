@@ -70,12 +70,8 @@ void shim_ipc_unlock(void)
 
 void shim_ipc_forget_child(void)
 {
-	free(keys);
-	keys = NULL;
-	n_keys = cap_keys = 0;
-	free(remotes);
-	remotes = NULL;
-	n_remotes = cap_remotes = 0;
+	shim_drop((void **)&keys, &n_keys, &cap_keys);
+	shim_drop((void **)&remotes, &n_remotes, &cap_remotes);
 }
 
 static aclError remember_remote(const char *fn, const char *key, const aclrtServerPid *sp)
@@ -123,11 +119,8 @@ static struct ipc_key *find_key(const char *key)
 static void drop_key(struct ipc_key *k)
 {
 	*k = keys[--n_keys];
-	if (n_keys == 0) {
-		free(keys);
-		keys = NULL;
-		cap_keys = 0;
-	}
+	if (n_keys == 0)
+		shim_drop((void **)&keys, &n_keys, &cap_keys);
 }
 
 static aclError add_key(const char *fn, const struct ipc_key *k)
@@ -201,15 +194,6 @@ bad:
 			 "%s: key \"%.*s\" is not an IPC key (aclrtIpcMemGetExportKey gives %zu "
 			 "characters starting with \"" KEY_PREFIX "\")",
 			 fn, (int)KEY_CHARS, key, (size_t)KEY_CHARS);
-}
-
-/* The error of a library call made on our behalf, named after the ACL call. */
-static aclError inner_fail(const char *fn, aclError ret)
-{
-	char msg[512];
-
-	snprintf(msg, sizeof(msg), "%s", aclGetRecentErrMsg());
-	return shim_fail(ret, "%s: %s", fn, msg);
 }
 
 /* With export_lock held: the key of the first @size bytes of the allocation at @devPtr. */
@@ -302,7 +286,7 @@ aclError aclrtIpcMemSetImportPid(const char *key, int32_t *pid, size_t num)
 	if (ret)
 		return ret;
 	ret = aclrtMemSetPidToShareableHandleV2(&f, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, pid, num);
-	return ret ? inner_fail(fn, ret) : ACL_SUCCESS;
+	return ret ? shim_fail_within(fn, ret) : ACL_SUCCESS;
 }
 
 aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
@@ -360,7 +344,7 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 	return ACL_SUCCESS;
 
 err_inner:
-	ret = inner_fail(fn, ret);
+	ret = shim_fail_within(fn, ret);
 err_free:
 	aclrtFreePhysical(h);
 	return ret;
@@ -410,7 +394,7 @@ aclError aclrtIpcMemClose(const char *key)
 	err[2] = aclrtFreePhysical(k.handle);
 	ret = err[1] ? err[1] : err[2];
 	if (ret)
-		return inner_fail(fn, ret);
+		return shim_fail_within(fn, ret);
 	return shim_devmem_note_closed(fn, (void *)k.ptr);
 }
 
@@ -475,7 +459,7 @@ aclError aclrtIpcMemImportPidInterServer(const char *key, aclrtServerPid *server
 			ret = aclrtMemSetPidToShareableHandleV2(&f, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC,
 								serverPids[i].pid, serverPids[i].num);
 			if (ret)
-				ret = inner_fail(fn, ret);
+				ret = shim_fail_within(fn, ret);
 		}
 		if (ret)
 			return ret;

@@ -52,9 +52,7 @@ void shim_rt_destroy_all_streams(void)
 	pthread_mutex_lock(&rt_lock);
 	for (size_t i = 0; i < n_streams; i++)
 		free(streams[i]);
-	free(streams);
-	streams = NULL;
-	n_streams = cap_streams = 0;
+	shim_drop((void **)&streams, &n_streams, &cap_streams);
 	pthread_mutex_unlock(&rt_lock);
 }
 
@@ -98,11 +96,8 @@ static aclError destroy_stream(const char *fn, aclrtStream stream)
 	}
 	s = streams[i];
 	streams[i] = streams[--n_streams];
-	if (n_streams == 0) {
-		free(streams);
-		streams = NULL;
-		cap_streams = 0;
-	}
+	if (n_streams == 0)
+		shim_drop((void **)&streams, &n_streams, &cap_streams);
 	pthread_mutex_unlock(&rt_lock);
 	free(s);
 	return ACL_SUCCESS;
@@ -188,11 +183,8 @@ aclError aclrtFreeHost(void *hostPtr)
 				 hostPtr);
 	}
 	hosts[i] = hosts[--n_hosts];
-	if (n_hosts == 0) {
-		free(hosts);
-		hosts = NULL;
-		cap_hosts = 0;
-	}
+	if (n_hosts == 0)
+		shim_drop((void **)&hosts, &n_hosts, &cap_hosts);
 	pthread_mutex_unlock(&rt_lock);
 	free(hostPtr);
 	return ACL_SUCCESS;

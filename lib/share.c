@@ -43,9 +43,15 @@ void shim_share_unlock(void)
 
 void shim_share_forget_child(void)
 {
-	free(exports);
-	exports = NULL;
-	n_exports = cap_exports = 0;
+	shim_drop((void **)&exports, &n_exports, &cap_exports);
+}
+
+/* With share_lock held: forgets record i. */
+static void forget_export(size_t i)
+{
+	exports[i] = exports[--n_exports];
+	if (n_exports == 0)
+		shim_drop((void **)&exports, &n_exports, &cap_exports);
 }
 
 void shim_share_forget_handle(uint32_t handle)
@@ -53,12 +59,7 @@ void shim_share_forget_handle(uint32_t handle)
 	pthread_mutex_lock(&share_lock);
 	for (size_t i = 0; i < n_exports; i++) {
 		if (exports[i].handle == handle) {
-			exports[i] = exports[--n_exports];
-			if (n_exports == 0) {
-				free(exports);
-				exports = NULL;
-				cap_exports = 0;
-			}
+			forget_export(i);
 			break;
 		}
 	}
@@ -74,16 +75,10 @@ static size_t share_len(uint32_t type)
 static void remember_export(uint32_t handle, uint32_t type, const uint8_t *bytes)
 {
 	pthread_mutex_lock(&share_lock);
-	if (n_exports == cap_exports) {
-		size_t ncap = cap_exports ? cap_exports * 2 : 16;
-		struct export_rec *p = realloc(exports, ncap * sizeof(*p));
-
-		if (!p) { /* only used to word messages: losing it is harmless */
-			pthread_mutex_unlock(&share_lock);
-			return;
-		}
-		exports = p;
-		cap_exports = ncap;
+	/* Only used to word messages: losing it to a failed allocation is harmless. */
+	if (!shim_grow((void **)&exports, &cap_exports, n_exports, sizeof(*exports))) {
+		pthread_mutex_unlock(&share_lock);
+		return;
 	}
 	exports[n_exports] = (struct export_rec){ .handle = handle, .type = type };
 	memcpy(exports[n_exports].bytes, bytes, share_len(type));
@@ -91,13 +86,23 @@ static void remember_export(uint32_t handle, uint32_t type, const uint8_t *bytes
 	pthread_mutex_unlock(&share_lock);
 }
 
+/* With share_lock held: the record of the shareable handle sh, or n_exports. */
+static size_t export_index(uint32_t type, const void *sh)
+{
+	size_t i;
+
+	for (i = 0; i < n_exports; i++)
+		if (exports[i].type == type && !memcmp(exports[i].bytes, sh, share_len(type)))
+			break;
+	return i;
+}
+
 static bool exported_here(uint32_t type, const void *sh)
 {
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&share_lock);
-	for (size_t i = 0; i < n_exports && !found; i++)
-		found = exports[i].type == type && !memcmp(exports[i].bytes, sh, share_len(type));
+	found = export_index(type, sh) < n_exports;
 	pthread_mutex_unlock(&share_lock);
 	return found;
 }
@@ -544,16 +549,16 @@ aclError shim_share_revoke(const char *fn, const void *sh, uint32_t type)
 	err = shim_ioctl(fd, ACL_SHARE_IOC_REVOKE, &r);
 	describe(type, sh, desc, sizeof(desc));
 	switch (err) {
-	case 0:
+	case 0: {
+		size_t i;
+
 		pthread_mutex_lock(&share_lock);
-		for (size_t i = 0; i < n_exports; i++) {
-			if (exports[i].type == type && !memcmp(exports[i].bytes, sh, share_len(type))) {
-				exports[i] = exports[--n_exports];
-				break;
-			}
-		}
+		i = export_index(type, sh);
+		if (i < n_exports)
+			forget_export(i);
 		pthread_mutex_unlock(&share_lock);
 		return ACL_SUCCESS;
+	}
 	case ENOENT:
 		return unknown_shareable(fn, desc, err);
 	case EPERM:

@@ -57,11 +57,8 @@ void shim_va_forget_child(void)
 {
 	for (size_t i = 0; i < n_resvs; i++)
 		munmap((void *)resvs[i].base, resvs[i].size);
-	free(resvs);
-	free(maps);
-	resvs = NULL;
-	maps = NULL;
-	n_resvs = cap_resvs = n_maps = cap_maps = 0;
+	shim_drop((void **)&resvs, &n_resvs, &cap_resvs);
+	shim_drop((void **)&maps, &n_maps, &cap_maps);
 }
 
 
@@ -263,11 +260,8 @@ aclError aclrtReleaseMemAddress(void *virPtr)
 	}
 	munmap((void *)r->base, r->size);
 	*r = resvs[--n_resvs];
-	if (n_resvs == 0) {
-		free(resvs);
-		resvs = NULL;
-		cap_resvs = 0;
-	}
+	if (n_resvs == 0)
+		shim_drop((void **)&resvs, &n_resvs, &cap_resvs);
 	pthread_mutex_unlock(&va_lock);
 	return ACL_SUCCESS;
 }
@@ -409,11 +403,8 @@ aclError aclrtUnmapMem(void *virPtr)
 		return ret;
 	}
 	*m = maps[--n_maps];
-	if (n_maps == 0) {
-		free(maps);
-		maps = NULL;
-		cap_maps = 0;
-	}
+	if (n_maps == 0)
+		shim_drop((void **)&maps, &n_maps, &cap_maps);
 	pthread_mutex_unlock(&va_lock);
 	return ACL_SUCCESS;
 }
