@@ -38,9 +38,20 @@
  * What memory.current may differ by from the bytes the module allocated:
  * the memcg's per-CPU charge stock (up to 64 pages per CPU charged ahead),
  * the slab and page-array memory of the allocation itself, and the few
- * pages the child process touches. The allocations are 4 to 32 MiB.
+ * pages the child process touches. The allocations are 4 to 64 MiB.
+ * Counted in pages, so it grows with the page size: 1 MiB with 4 KiB pages
+ * and 2 CPUs, 3 MiB with 16 KiB pages (one CPU's stock alone is then 1 MiB).
  */
-#define CHARGE_SLACK SZ_1M
+static unsigned long long charge_slack(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	unsigned long long pages = 64ULL * (unsigned long long)((cpus > 0 ? cpus : 1) + 1);
+	unsigned long long slack = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+
+	return slack > SZ_1M ? slack : SZ_1M;
+}
+
+#define CHARGE_SLACK charge_slack()
 
 /* How long the parent waits for the child's answer to one request. */
 #define MEMCG_REPLY_MS 60000
