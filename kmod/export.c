@@ -441,6 +441,11 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 	mutex_unlock(&ctx->lock);
 	req->out_handle = h->id;
 	req->out_mmap_offset = acl_mmap_offset(h->id);
+	req->out_length = h->length;
+	req->out_mem_attr = h->phys->mem_attr;
+	req->out_location_type = h->phys->loc_type;
+	req->out_location_id = h->phys->loc_id;
+	req->out_page_size = h->phys->chunk_size;
 	*pending = h;
 	return 0;
 

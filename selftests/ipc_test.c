@@ -606,8 +606,10 @@ TEST_F(ipc, concurrent_get_export_key)
 
 /*
  * The first version of ACL_SHARE_IOC_EXPORT (32 bytes, before length)
- * exports all of the allocation whatever follows it in memory, and a raw
- * REVOKE by the exporter's own file makes a DEFAULT handle unknown.
+ * exports all of the allocation whatever follows it in memory; the second
+ * version of IMPORT gets nothing written beyond it and the third says what
+ * QUERY says; a raw REVOKE by the exporter's own file makes a DEFAULT handle
+ * unknown.
  */
 TEST_F(ipc, export_v1_is_whole_and_revoke_by_own_file)
 {
@@ -639,13 +641,34 @@ TEST_F(ipc, export_v1_is_whole_and_revoke_by_own_file)
 		int cfd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
 		struct acl_share_query cq;
 
+		/* The second version of IMPORT (56 bytes): nothing written beyond it. */
+		im = (struct acl_share_import){
+			.size = offsetof(struct acl_share_import, out_length),
+			.share_type = ACL_SHARE_HANDLE_DEFAULT,
+			.shareable_len = sizeof(sh), .shareable_uptr = (uintptr_t)&sh,
+			.out_length = 0xeeeeeeeeeeeeeeeeULL, .out_page_size = 0xeeeeeeee,
+		};
+		CHILD_CHECK(cfd >= 0 && acl_ioctl(cfd, ACL_SHARE_IOC_IMPORT, &im) == 0, "import v2");
+		CHILD_CHECK(im.out_length == 0xeeeeeeeeeeeeeeeeULL && im.out_page_size == 0xeeeeeeee,
+			    "IMPORT wrote beyond the size of its second version");
+		CHILD_CHECK(acl_raw_free(cfd, im.out_handle) == 0, "free the v2 import");
+		/* The third: the import says what QUERY would. */
 		im = (struct acl_share_import){
 			.size = sizeof(im), .share_type = ACL_SHARE_HANDLE_DEFAULT,
 			.shareable_len = sizeof(sh), .shareable_uptr = (uintptr_t)&sh,
 		};
-		CHILD_CHECK(cfd >= 0 && acl_ioctl(cfd, ACL_SHARE_IOC_IMPORT, &im) == 0, "import");
+		CHILD_CHECK(acl_ioctl(cfd, ACL_SHARE_IOC_IMPORT, &im) == 0, "import");
 		CHILD_CHECK(acl_raw_query(cfd, im.out_handle, &cq) == 0 &&
 			    cq.out_length == 2 * ACL_SZ_2M, "a version-1 export is all of it");
+		CHILD_CHECK(im.out_length == cq.out_length && im.out_mem_attr == cq.out_mem_attr &&
+			    im.out_location_type == cq.out_location_type &&
+			    im.out_location_id == cq.out_location_id &&
+			    im.out_page_size == cq.out_page_size &&
+			    im.out_mmap_offset == cq.out_mmap_offset,
+			    "IMPORT's out_ fields differ from QUERY's");
+		CHILD_CHECK(im.out_mem_attr == ACL_HBM_MEM_HUGE &&
+			    im.out_location_type == ACL_SHARE_LOC_DEVICE &&
+			    im.out_page_size == ACL_SZ_2M, "IMPORT's out_ fields are not the allocation's");
 		close(cfd);
 		_exit(0);
 	}

@@ -331,7 +331,7 @@ UAPI_FIELD(acl_share_set_pid, __reserved, 36, 4);
 UAPI_IOCTL(ACL_SHARE_IOC_SET_PID, 0x05, acl_share_set_pid);
 
 UAPI_HEAD(acl_share_import);
-LAYOUT_ASSERT(sizeof(struct acl_share_import) == 56);
+LAYOUT_ASSERT(sizeof(struct acl_share_import) == 80);
 UAPI_FIELD(acl_share_import, share_type, 8, 4);
 UAPI_FIELD(acl_share_import, shareable_len, 12, 4);
 UAPI_FIELD(acl_share_import, shareable_uptr, 16, 8);
@@ -339,6 +339,11 @@ UAPI_FIELD(acl_share_import, device_id, 24, 4);
 UAPI_FIELD(acl_share_import, out_handle, 28, 4);
 UAPI_FIELD(acl_share_import, out_mmap_offset, 32, 8);
 UAPI_FIELD(acl_share_import, __reserved, 40, 16);
+UAPI_FIELD(acl_share_import, out_length, 56, 8);
+UAPI_FIELD(acl_share_import, out_mem_attr, 64, 4);
+UAPI_FIELD(acl_share_import, out_location_type, 68, 4);
+UAPI_FIELD(acl_share_import, out_location_id, 72, 4);
+UAPI_FIELD(acl_share_import, out_page_size, 76, 4);
 
 UAPI_HEAD(acl_share_revoke);
 LAYOUT_ASSERT(sizeof(struct acl_share_revoke) == 24);

@@ -300,6 +300,16 @@ struct acl_share_set_pid {
  * @out_handle: the new handle of this file
  * @out_mmap_offset: the mmap(2) offset that maps it
  * @__reserved: must be 0 (since the second version of the struct)
+ * @out_length: the bytes the new handle maps (the exported length), as
+ *              QUERY reports them (since the third version of the struct,
+ *              as are the fields below: an older kernel leaves them 0)
+ * @out_mem_attr: the aclrtMemAttr of the allocation
+ * @out_location_type: ACL_SHARE_LOC_* of the allocation
+ * @out_location_id: its device index or NUMA node
+ * @out_page_size: the size of the chunks backing it
+ *
+ * The out_ fields of the third version spare the importer a QUERY: one
+ * ioctl per aclrtMemImportFromShareableHandle.
  *
  * Errors: -EINVAL (flags, __reserved, size, share_type, shareable_len), -ENODEV
  * (device_id), -ENOENT (unknown, malformed or revoked shareable handle, or
@@ -318,6 +328,11 @@ struct acl_share_import {
 	__u32 out_handle;
 	__aligned_u64 out_mmap_offset;
 	__aligned_u64 __reserved[2];
+	__aligned_u64 out_length;
+	__u32 out_mem_attr;
+	__u32 out_location_type;
+	__u32 out_location_id;
+	__u32 out_page_size;
 };
 
 #define ACL_SHARE_IOC_IMPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x06, struct acl_share_import)
