@@ -148,14 +148,14 @@ static void atfork_prepare(void)
 	shim_devmem_lock();
 	shim_rt_lock();
 	shim_va_lock();
-	shim_share_lock();
+	shim_handles_lock();
 	pthread_mutex_lock(&dev_lock);
 }
 
 static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&dev_lock);
-	shim_share_unlock();
+	shim_handles_unlock();
 	shim_va_unlock();
 	shim_rt_unlock();
 	shim_devmem_unlock();
@@ -174,8 +174,8 @@ static void atfork_child(void)
 		dev_fd = -1;
 	}
 	pthread_mutex_unlock(&dev_lock);
-	shim_share_forget_child();
-	shim_share_unlock();
+	shim_handles_forget_child();
+	shim_handles_unlock();
 	shim_va_forget_child();
 	shim_va_unlock();
 	shim_rt_unlock();

@@ -4,7 +4,7 @@
  *
  * Lock order (the fork handlers take them in this order too):
  *   export_lock (ipc.c) -> ipc_lock (ipc.c) -> devmem_lock (devmem.c) -> rt_lock (runtime.c)
- *   -> va_lock (vaspace.c) -> share_lock (share.c) -> dev_lock (device.c)
+ *   -> va_lock (vaspace.c) -> handle_lock (handles.c) -> dev_lock (device.c)
  * A function holding a lock may only take locks to its right. ipc_lock and devmem_lock are
  * never held across a call into another file; export_lock is (an export and its key are
  * made as one step).
@@ -122,12 +122,40 @@ SHIM_HIDDEN aclError shim_va_check_range(const char *fn, const char *what, const
 					 size_t n, bool one_mapping, bool only_if_reserved,
 					 bool write);
 
+/* handles.c: this process's live handles, by number (a cache of the kernel's table). */
+struct shim_handle_info {
+	uint32_t id;
+	uint32_t mem_attr;
+	uint32_t loc_type;
+	uint32_t loc_id;
+	uint64_t length;	/* what the handle maps */
+	uint64_t mmap_offset;
+};
+SHIM_HIDDEN void shim_handles_lock(void);
+SHIM_HIDDEN void shim_handles_unlock(void);
+SHIM_HIDDEN void shim_handles_forget_child(void);
+/* What ALLOC or IMPORT said of a new handle. */
+SHIM_HIDDEN void shim_handles_add(const struct shim_handle_info *info);
+/* Before FREE of handle id: the number may be handed out again at once. */
+SHIM_HIDDEN void shim_handles_forget(uint32_t id);
+/* What the table (or, for a handle it lacks, a QUERY) says of handle; 107017 if none. */
+SHIM_HIDDEN aclError shim_handle_info(const char *fn, aclrtDrvMemHandle handle,
+				      struct shim_handle_info *info);
+/* Handle id was exported as the shareable handle sh of type type. */
+SHIM_HIDDEN void shim_handles_note_export(uint32_t id, uint32_t type, const void *sh);
+/* Whether this process exported the shareable handle sh (and has not revoked it). */
+SHIM_HIDDEN bool shim_handles_exported_here(uint32_t type, const void *sh);
+/* The shareable handle sh was revoked. */
+SHIM_HIDDEN void shim_handles_forget_export(uint32_t type, const void *sh);
+
+/* The bytes of a shareable handle of type (ACL_SHARE_HANDLE_*). */
+static inline size_t shim_share_len(uint32_t type)
+{
+	return type == ACL_SHARE_HANDLE_DEFAULT ? ACL_SHARE_DEFAULT_HANDLE_LEN :
+						  ACL_SHARE_FABRIC_HANDLE_LEN;
+}
+
 /* share.c */
-SHIM_HIDDEN void shim_share_lock(void);
-SHIM_HIDDEN void shim_share_unlock(void);
-SHIM_HIDDEN void shim_share_forget_child(void);
-/* The allocation handle was freed: its shareable handle is revoked. */
-SHIM_HIDDEN void shim_share_forget_handle(uint32_t handle);
 /* Imports a FABRIC handle on @device (no current-device check); the handle in *handle. */
 SHIM_HIDDEN aclError shim_share_import_fabric(const char *fn, const void *sh, int32_t device,
 					      aclrtDrvMemHandle *handle);

@@ -294,7 +294,7 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 	static const char fn[] = "aclrtIpcMemImportByKey";
 	struct acl_share_fabric_handle f;
 	struct ipc_key k = { 0 };
-	struct acl_share_query q;
+	struct shim_handle_info hi;
 	aclrtDrvMemHandle h = NULL;
 	void *va = NULL;
 	int32_t dev;
@@ -317,13 +317,13 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 	ret = shim_share_import_fabric(fn, &f, dev < 0 ? 0 : dev, &h);
 	if (ret)
 		return ret;
-	ret = shim_query_handle(fn, h, &q);
+	ret = shim_handle_info(fn, h, &hi);
 	if (ret)
 		goto err_free;
-	ret = aclrtReserveMemAddress(&va, q.out_length, 0, NULL, 0);
+	ret = aclrtReserveMemAddress(&va, hi.length, 0, NULL, 0);
 	if (ret)
 		goto err_inner;
-	ret = aclrtMapMem(va, q.out_length, 0, h, 0);
+	ret = aclrtMapMem(va, hi.length, 0, h, 0);
 	if (ret) {
 		aclrtReleaseMemAddress(va);
 		goto err_inner;
@@ -331,7 +331,7 @@ aclError aclrtIpcMemImportByKey(void **devPtr, const char *key, uint64_t flags)
 	memcpy(k.key, key, sizeof(k.key) - 1);
 	k.key[KEY_CHARS] = '\0';
 	k.ptr = (uintptr_t)va;
-	k.size = q.out_length;
+	k.size = hi.length;
 	k.handle = h;
 	ret = add_key(fn, &k);
 	if (ret) {

@@ -238,6 +238,14 @@ aclError aclrtMallocPhysical(aclrtDrvMemHandle *handle, size_t size,
 				 fn, id, shim_errno_str(err, eb, sizeof(eb)));
 	if (err)
 		return shim_kernel_fail(fn, "the allocation", err);
+	shim_handles_add(&(struct shim_handle_info){
+		.id = a.out_handle,
+		.mem_attr = attr,
+		.loc_type = type,
+		.loc_id = id,
+		.length = size,
+		.mmap_offset = a.out_mmap_offset,
+	});
 	*handle = (aclrtDrvMemHandle)(uintptr_t)a.out_handle;
 	return ACL_SUCCESS;
 }
@@ -288,6 +296,7 @@ aclError aclrtFreePhysical(aclrtDrvMemHandle handle)
 	if (ret)
 		return ret;
 	f = (struct acl_share_free){ .size = sizeof(f), .handle = h };
+	shim_handles_forget(h); /* before the kernel may hand the number out again */
 	err = shim_ioctl(fd, ACL_SHARE_IOC_FREE, &f);
 	if (err == ENOENT)
 		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
@@ -296,7 +305,6 @@ aclError aclrtFreePhysical(aclrtDrvMemHandle handle)
 				 fn, handle);
 	if (err)
 		return shim_kernel_fail(fn, "freeing the handle", err);
-	shim_share_forget_handle(h);
 	return ACL_SUCCESS;
 }
 
@@ -304,22 +312,21 @@ aclError aclrtMemGetAllocationPropertiesFromHandle(aclrtDrvMemHandle handle,
 						   aclrtPhysicalMemProp *prop)
 {
 	static const char fn[] = "aclrtMemGetAllocationPropertiesFromHandle";
-	struct acl_share_query q;
+	struct shim_handle_info hi;
 	aclError ret;
 
 	if (!handle)
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: handle is NULL", fn);
 	if (!prop)
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: prop is NULL", fn);
-	ret = shim_query_handle(fn, handle, &q);
+	ret = shim_handle_info(fn, handle, &hi);
 	if (ret)
 		return ret;
 	*prop = (aclrtPhysicalMemProp){
 		.handleType = ACL_MEM_HANDLE_TYPE_NONE,
 		.allocationType = ACL_MEM_ALLOCATION_TYPE_PINNED,
-		.memAttr = (aclrtMemAttr)q.out_mem_attr,
-		.location = { .id = q.out_location_id,
-			      .type = (aclrtMemLocationType)q.out_location_type },
+		.memAttr = (aclrtMemAttr)hi.mem_attr,
+		.location = { .id = hi.loc_id, .type = (aclrtMemLocationType)hi.loc_type },
 		.reserve = 0,
 	};
 	return ACL_SUCCESS;

@@ -5,9 +5,9 @@
  * checks parameters first (for the precise ACL code) and turns the kernel's
  * errno into the code CANN returns plus a sentence that says why.
  *
- * The library remembers which shareable handles this process exported, only
- * to tell "you are the exporter" from "you are not whitelisted" when the
- * kernel answers -EPERM to an import.
+ * The library remembers which shareable handles this process exported
+ * (handles.c), only to tell "you are the exporter" from "you are not
+ * whitelisted" when the kernel answers -EPERM to an import.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,92 +20,6 @@
 #include "internal.h"
 
 #define MAX_PIDS 65535
-
-struct export_rec {
-	uint32_t handle;
-	uint32_t type;
-	uint8_t bytes[ACL_SHARE_FABRIC_HANDLE_LEN];
-};
-
-static pthread_mutex_t share_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct export_rec *exports;
-static size_t n_exports, cap_exports;
-
-void shim_share_lock(void)
-{
-	pthread_mutex_lock(&share_lock);
-}
-
-void shim_share_unlock(void)
-{
-	pthread_mutex_unlock(&share_lock);
-}
-
-void shim_share_forget_child(void)
-{
-	shim_drop((void **)&exports, &n_exports, &cap_exports);
-}
-
-/* With share_lock held: forgets record i. */
-static void forget_export(size_t i)
-{
-	exports[i] = exports[--n_exports];
-	if (n_exports == 0)
-		shim_drop((void **)&exports, &n_exports, &cap_exports);
-}
-
-void shim_share_forget_handle(uint32_t handle)
-{
-	pthread_mutex_lock(&share_lock);
-	for (size_t i = 0; i < n_exports; i++) {
-		if (exports[i].handle == handle) {
-			forget_export(i);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&share_lock);
-}
-
-static size_t share_len(uint32_t type)
-{
-	return type == ACL_SHARE_HANDLE_DEFAULT ? ACL_SHARE_DEFAULT_HANDLE_LEN :
-						  ACL_SHARE_FABRIC_HANDLE_LEN;
-}
-
-static void remember_export(uint32_t handle, uint32_t type, const uint8_t *bytes)
-{
-	pthread_mutex_lock(&share_lock);
-	/* Only used to word messages: losing it to a failed allocation is harmless. */
-	if (!shim_grow((void **)&exports, &cap_exports, n_exports, sizeof(*exports))) {
-		pthread_mutex_unlock(&share_lock);
-		return;
-	}
-	exports[n_exports] = (struct export_rec){ .handle = handle, .type = type };
-	memcpy(exports[n_exports].bytes, bytes, share_len(type));
-	n_exports++;
-	pthread_mutex_unlock(&share_lock);
-}
-
-/* With share_lock held: the record of the shareable handle sh, or n_exports. */
-static size_t export_index(uint32_t type, const void *sh)
-{
-	size_t i;
-
-	for (i = 0; i < n_exports; i++)
-		if (exports[i].type == type && !memcmp(exports[i].bytes, sh, share_len(type)))
-			break;
-	return i;
-}
-
-static bool exported_here(uint32_t type, const void *sh)
-{
-	bool found;
-
-	pthread_mutex_lock(&share_lock);
-	found = export_index(type, sh) < n_exports;
-	pthread_mutex_unlock(&share_lock);
-	return found;
-}
 
 /* "shareableHandle 0x..." or "FABRIC shareableHandle (server N, key 0x...)"; no secrets. */
 static const char *describe(uint32_t type, const void *sh, char *buf, size_t len)
@@ -176,7 +90,7 @@ static aclError do_export(const char *fn, aclrtDrvMemHandle handle, uint64_t fla
 		.handle = h,
 		.share_type = type,
 		.shareable_uptr = (uintptr_t)buf,
-		.shareable_len = (uint32_t)share_len(type),
+		.shareable_len = (uint32_t)shim_share_len(type),
 		.length = length,
 	};
 	err = shim_ioctl(fd, ACL_SHARE_IOC_EXPORT, &e);
@@ -206,8 +120,8 @@ static aclError do_export(const char *fn, aclrtDrvMemHandle handle, uint64_t fla
 	default:
 		return shim_kernel_fail(fn, "the export", err);
 	}
-	remember_export(h, type, buf);
-	memcpy(out, buf, share_len(type));
+	shim_handles_note_export(h, type, buf);
+	memcpy(out, buf, shim_share_len(type));
 	return ACL_SUCCESS;
 }
 
@@ -297,7 +211,7 @@ static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const 
 	s = (struct acl_share_set_pid){
 		.size = sizeof(s),
 		.share_type = type,
-		.shareable_len = (uint32_t)share_len(type),
+		.shareable_len = (uint32_t)shim_share_len(type),
 		.shareable_uptr = (uintptr_t)sh,
 		.pids_uptr = (uintptr_t)pid,
 		.num_pids = (uint32_t)pidNum,
@@ -431,12 +345,22 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 	im = (struct acl_share_import){
 		.size = sizeof(im),
 		.share_type = type,
-		.shareable_len = (uint32_t)share_len(type),
+		.shareable_len = (uint32_t)shim_share_len(type),
 		.shareable_uptr = (uintptr_t)sh,
 		.device_id = (uint32_t)device,
 	};
 	err = shim_ioctl(fd, ACL_SHARE_IOC_IMPORT, &im);
 	if (!err) {
+		/* A kernel older than the struct's third version leaves out_length 0. */
+		if (im.out_length)
+			shim_handles_add(&(struct shim_handle_info){
+				.id = im.out_handle,
+				.mem_attr = im.out_mem_attr,
+				.loc_type = im.out_location_type,
+				.loc_id = im.out_location_id,
+				.length = im.out_length,
+				.mmap_offset = im.out_mmap_offset,
+			});
 		*handle = (aclrtDrvMemHandle)(uintptr_t)im.out_handle;
 		return ACL_SUCCESS;
 	}
@@ -449,7 +373,7 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 	case ENOENT:
 		return unknown_shareable(fn, desc, err);
 	case EPERM:
-		if (exported_here(type, sh))
+		if (shim_handles_exported_here(type, sh))
 			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 					 "%s: this process exported %s itself; only other processes may "
 					 "import it: %s",
@@ -543,22 +467,15 @@ aclError shim_share_revoke(const char *fn, const void *sh, uint32_t type)
 	r = (struct acl_share_revoke){
 		.size = sizeof(r),
 		.share_type = type,
-		.shareable_len = (uint32_t)share_len(type),
+		.shareable_len = (uint32_t)shim_share_len(type),
 		.shareable_uptr = (uintptr_t)sh,
 	};
 	err = shim_ioctl(fd, ACL_SHARE_IOC_REVOKE, &r);
 	describe(type, sh, desc, sizeof(desc));
 	switch (err) {
-	case 0: {
-		size_t i;
-
-		pthread_mutex_lock(&share_lock);
-		i = export_index(type, sh);
-		if (i < n_exports)
-			forget_export(i);
-		pthread_mutex_unlock(&share_lock);
+	case 0:
+		shim_handles_forget_export(type, sh);
 		return ACL_SUCCESS;
-	}
 	case ENOENT:
 		return unknown_shareable(fn, desc, err);
 	case EPERM:

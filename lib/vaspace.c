@@ -6,12 +6,15 @@
  * A reservation is an anonymous PROT_NONE, MAP_NORESERVE mapping, so
  * nothing else can land in it. aclrtMapMem replaces part of it with a
  * MAP_SHARED|MAP_FIXED mapping of /dev/acl_share; aclrtUnmapMem puts the
- * PROT_NONE placeholder back. Both tables are small dynamic arrays under
- * va_lock.
+ * PROT_NONE placeholder back. Reservations and mappings are kept in two
+ * balanced trees (tsearch(3)) ordered by address, under va_lock: every
+ * lookup is O(log n) however many there are.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <search.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,25 +25,36 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-struct resv {
+/* The first member of both kinds of node: the tree's key. */
+struct va_range {
 	uintptr_t base;
 	size_t size;
 };
 
+struct resv {
+	struct va_range r;
+	size_t n_maps; /* mappings inside it */
+};
+
 struct mapping {
-	uintptr_t base;
-	size_t size;
+	struct va_range r;
 	aclrtDrvMemHandle handle;
+	struct resv *resv;
 	uint32_t access; /* aclrtMemAccessFlags */
 	uint32_t loc_type;
 	uint32_t loc_id;
 };
 
 static pthread_mutex_t va_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct resv *resvs;
-static size_t n_resvs, cap_resvs;
-static struct mapping *maps;
-static size_t n_maps, cap_maps;
+static void *resv_root, *map_root; /* tsearch(3) trees */
+
+/*
+ * Where the next reservation is tried first: just below the last one made
+ * (the kernel places mappings top-down), or where the last one released
+ * was. A hint that is taken and aligned saves the over-sized mmap and its
+ * two trims: one system call per reservation.
+ */
+static _Atomic uintptr_t va_hint;
 
 void shim_va_lock(void)
 {
@@ -52,48 +66,62 @@ void shim_va_unlock(void)
 	pthread_mutex_unlock(&va_lock);
 }
 
+/*
+ * Ranges in the trees never overlap, so "overlaps" is "equal": a lookup of
+ * [p, p + 1) finds the range containing p, a lookup of a longer range finds
+ * one of the ranges it overlaps.
+ */
+static int range_cmp(const void *a, const void *b)
+{
+	const struct va_range *x = a, *y = b;
+
+	if (x->base + x->size <= y->base)
+		return -1;
+	if (y->base + y->size <= x->base)
+		return 1;
+	return 0;
+}
+
+static void *find_range(void *const *root, uintptr_t base, size_t size)
+{
+	struct va_range key = { .base = base, .size = size ? size : 1 };
+	void **n = tfind(&key, root, range_cmp);
+
+	return n ? *n : NULL;
+}
+
+static void unmap_resv(void *p)
+{
+	struct resv *r = p;
+
+	munmap((void *)r->r.base, r->r.size);
+	free(r);
+}
+
 /* In a fork() child, with va_lock held: forget and unmap the parent's ranges. */
 void shim_va_forget_child(void)
 {
-	for (size_t i = 0; i < n_resvs; i++)
-		munmap((void *)resvs[i].base, resvs[i].size);
-	shim_drop((void **)&resvs, &n_resvs, &cap_resvs);
-	shim_drop((void **)&maps, &n_maps, &cap_maps);
+	tdestroy(resv_root, unmap_resv);
+	tdestroy(map_root, free);
+	resv_root = map_root = NULL;
+	va_hint = 0;
 }
-
 
 static struct resv *resv_containing(uintptr_t p)
 {
-	for (size_t i = 0; i < n_resvs; i++)
-		if (p >= resvs[i].base && p - resvs[i].base < resvs[i].size)
-			return &resvs[i];
-	return NULL;
+	return find_range(&resv_root, p, 1);
 }
 
 static struct mapping *map_containing(uintptr_t p)
 {
-	for (size_t i = 0; i < n_maps; i++)
-		if (p >= maps[i].base && p - maps[i].base < maps[i].size)
-			return &maps[i];
-	return NULL;
+	return find_range(&map_root, p, 1);
 }
 
 static struct mapping *map_starting(uintptr_t p)
 {
-	for (size_t i = 0; i < n_maps; i++)
-		if (maps[i].base == p)
-			return &maps[i];
-	return NULL;
-}
+	struct mapping *m = map_containing(p);
 
-static size_t maps_inside(uintptr_t base, size_t size)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < n_maps; i++)
-		if (maps[i].base >= base && maps[i].base - base < size)
-			n++;
-	return n;
+	return m && m->r.base == p ? m : NULL;
 }
 
 static const char *access_name(uint32_t a)
@@ -131,13 +159,56 @@ static int restore_placeholder(uintptr_t p, size_t size)
 	return r == MAP_FAILED ? errno : 0;
 }
 
+/*
+ * Reserves rsize bytes at an @align boundary: first at the hint (one
+ * mmap), else by reserving rsize + align anywhere and trimming both ends.
+ */
+static aclError reserve_aligned(const char *fn, size_t rsize, size_t align, uintptr_t *basep)
+{
+	uintptr_t hint = atomic_load(&va_hint), raw, base, end;
+	char eb[SHIM_ERRSTR_LEN];
+	size_t total;
+	void *p;
+
+	if (hint > rsize) {
+		hint = (hint - rsize) & ~(uintptr_t)(align - 1);
+		p = mmap((void *)hint, rsize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			 -1, 0);
+		if (p != MAP_FAILED && ((uintptr_t)p & (align - 1)) == 0) {
+			*basep = (uintptr_t)p;
+			return ACL_SUCCESS;
+		}
+		if (p != MAP_FAILED)
+			munmap(p, rsize);
+	}
+	total = rsize + align;
+	p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: cannot reserve size 0x%zx of address space: %s", fn, rsize,
+				 shim_errno_str(errno, eb, sizeof(eb)));
+	raw = (uintptr_t)p;
+	base = (raw + align - 1) & ~(uintptr_t)(align - 1);
+	end = raw + total;
+	if (base > raw)
+		munmap(p, base - raw);
+	if (end > base + rsize)
+		munmap((void *)(base + rsize), end - (base + rsize));
+	*basep = base;
+	return ACL_SUCCESS;
+}
+
 aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, void *expectPtr,
 				uint64_t flags)
 {
 	static const char fn[] = "aclrtReserveMemAddress";
 	char eb[SHIM_ERRSTR_LEN];
 	size_t rsize, align;
-	uintptr_t base;
+	struct resv *res;
+	uintptr_t base = 0;
+	bool inserted;
+	aclError ret;
+	void **node;
 	void *p;
 
 	if (!virPtr)
@@ -192,32 +263,29 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 		}
 		base = e;
 	} else {
-		size_t total = rsize + align;
-		uintptr_t raw, end;
-
-		p = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (p == MAP_FAILED)
-			return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
-					 "%s: cannot reserve size 0x%zx of address space: %s", fn, rsize,
-					 shim_errno_str(errno, eb, sizeof(eb)));
-		raw = (uintptr_t)p;
-		base = (raw + align - 1) & ~(uintptr_t)(align - 1);
-		end = raw + total;
-		if (base > raw)
-			munmap(p, base - raw);
-		if (end > base + rsize)
-			munmap((void *)(base + rsize), end - (base + rsize));
+		ret = reserve_aligned(fn, rsize, align, &base);
+		if (ret)
+			return ret;
 	}
 
-	pthread_mutex_lock(&va_lock);
-	if (!shim_grow((void **)&resvs, &cap_resvs, n_resvs, sizeof(*resvs))) {
-		pthread_mutex_unlock(&va_lock);
+	res = calloc(1, sizeof(*res));
+	if (!res) {
 		munmap((void *)base, rsize);
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: out of memory for the reservation table", fn);
 	}
-	resvs[n_resvs++] = (struct resv){ .base = base, .size = rsize };
+	res->r = (struct va_range){ .base = base, .size = rsize };
+	pthread_mutex_lock(&va_lock);
+	node = tsearch(res, &resv_root, range_cmp);
+	inserted = node && *node == res; /* the range was free: nothing overlaps it */
 	pthread_mutex_unlock(&va_lock);
+	if (!inserted) {
+		free(res);
+		munmap((void *)base, rsize);
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: out of memory for the reservation table", fn);
+	}
+	atomic_store(&va_hint, base);
 	*virPtr = (void *)base;
 	return ACL_SUCCESS;
 }
@@ -227,20 +295,19 @@ aclError aclrtReleaseMemAddress(void *virPtr)
 	static const char fn[] = "aclrtReleaseMemAddress";
 	uintptr_t p = (uintptr_t)virPtr;
 	struct resv *r;
-	size_t live;
 
 	if (!virPtr)
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
 	pthread_mutex_lock(&va_lock);
 	r = resv_containing(p);
-	if (!r || r->base != p) {
+	if (!r || r->r.base != p) {
 		aclError ret;
 
 		if (r)
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: virPtr %p is inside the reservation [%p, +0x%zx) but is "
 					"not its base",
-					fn, virPtr, (void *)r->base, r->size);
+					fn, virPtr, (void *)r->r.base, r->r.size);
 		else
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: virPtr %p is not the base of a reservation of this process",
@@ -248,102 +315,117 @@ aclError aclrtReleaseMemAddress(void *virPtr)
 		pthread_mutex_unlock(&va_lock);
 		return ret;
 	}
-	live = maps_inside(r->base, r->size);
-	if (live) {
+	if (r->n_maps) {
 		aclError ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					 "%s: virPtr %p: the reservation (size 0x%zx) still holds %zu "
 					 "mapping%s; call aclrtUnmapMem first",
-					 fn, virPtr, r->size, live, live == 1 ? "" : "s");
+					 fn, virPtr, r->r.size, r->n_maps, r->n_maps == 1 ? "" : "s");
 
 		pthread_mutex_unlock(&va_lock);
 		return ret;
 	}
-	munmap((void *)r->base, r->size);
-	*r = resvs[--n_resvs];
-	if (n_resvs == 0)
-		shim_drop((void **)&resvs, &n_resvs, &cap_resvs);
+	tdelete(r, &resv_root, range_cmp);
 	pthread_mutex_unlock(&va_lock);
+	munmap((void *)r->r.base, r->r.size);
+	atomic_store(&va_hint, r->r.base + r->r.size);
+	free(r);
 	return ACL_SUCCESS;
 }
 
 static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMemHandle handle)
 {
 	uintptr_t p = (uintptr_t)virPtr;
-	struct acl_share_query q;
+	struct shim_handle_info hi;
 	char eb[SHIM_ERRSTR_LEN];
+	struct mapping *m, *o;
 	struct resv *r;
 	size_t gran;
 	aclError ret;
-	void *m;
+	void **node;
+	void *va;
 	int fd = -1, err;
 
-	ret = shim_query_handle(fn, handle, &q);
+	ret = shim_handle_info(fn, handle, &hi);
 	if (ret)
 		return ret;
-	if (size != q.out_length)
+	if (size != hi.length)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: size %zu differs from the size %llu of the allocation of handle %p",
-				 fn, size, (unsigned long long)q.out_length, handle);
+				 fn, size, (unsigned long long)hi.length, handle);
 	r = resv_containing(p);
 	if (!r)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: virPtr %p is not inside a reservation of this process "
 				 "(aclrtReserveMemAddress)",
 				 fn, virPtr);
-	if (size > r->size - (p - r->base))
+	if (size > r->r.size - (p - r->r.base))
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: virPtr %p + size 0x%zx crosses the end of the reservation [%p, +0x%zx)",
-				 fn, virPtr, size, (void *)r->base, r->size);
-	for (size_t i = 0; i < n_maps; i++)
-		if (maps[i].base < p + size && p < maps[i].base + maps[i].size)
-			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-					 "%s: virPtr %p + size 0x%zx overlaps the mapping [%p, +0x%zx) of handle %p",
-					 fn, virPtr, size, (void *)maps[i].base, maps[i].size,
-					 maps[i].handle);
-	gran = shim_granularity(q.out_mem_attr, q.out_location_type);
+				 fn, virPtr, size, (void *)r->r.base, r->r.size);
+	o = find_range(&map_root, p, size);
+	if (o)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				 "%s: virPtr %p + size 0x%zx overlaps the mapping [%p, +0x%zx) of handle %p",
+				 fn, virPtr, size, (void *)o->r.base, o->r.size, o->handle);
+	gran = shim_granularity(hi.mem_attr, hi.loc_type);
 	if (p % gran != 0)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: virPtr %p is not aligned to the granularity 0x%zx of %s", fn,
-				 virPtr, gran, shim_attr_name(q.out_mem_attr));
-	if (!shim_grow((void **)&maps, &cap_maps, n_maps, sizeof(*maps)))
+				 virPtr, gran, shim_attr_name(hi.mem_attr));
+	m = calloc(1, sizeof(*m));
+	if (!m)
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: out of memory for the mapping table", fn);
+	*m = (struct mapping){
+		.r = { .base = p, .size = size },
+		.handle = handle,
+		.resv = r,
+		.access = ACL_RT_MEM_ACCESS_FLAGS_READWRITE,
+		.loc_type = hi.loc_type,
+		.loc_id = hi.loc_id,
+	};
+	node = tsearch(m, &map_root, range_cmp);
+	if (!node) {
+		free(m);
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: out of memory for the mapping table", fn);
+	}
 
 	ret = shim_dev_fd(fn, &fd);
 	if (ret)
-		return ret;
-	m = mmap(virPtr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-		 (off_t)q.out_mmap_offset);
-	if (m == MAP_FAILED) {
+		goto err_forget;
+	va = mmap(virPtr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		  (off_t)hi.mmap_offset);
+	if (va == MAP_FAILED) {
 		int rerr;
 
 		err = errno;
 		rerr = restore_placeholder(p, size);
 		if (rerr)
-			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
-					 "%s: mapping handle %p at %p failed (%s) and the reservation "
-					 "placeholder could not be restored (%s)",
-					 fn, handle, virPtr, shim_errno_str(err, eb, sizeof(eb)),
-					 strerrorname_np(rerr) ? strerrorname_np(rerr) : "?");
-		if (err == ENOMEM)
-			return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
-					 "%s: mapping handle %p at %p failed: %s", fn, handle, virPtr,
-					 shim_errno_str(err, eb, sizeof(eb)));
-		if (err == ENOENT) /* freed by another thread since the query above */
-			return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
-					 "%s: handle %p was freed (aclrtFreePhysical) while it was being "
-					 "mapped: %s", fn, handle, shim_errno_str(err, eb, sizeof(eb)));
-		return shim_kernel_fail(fn, "the mapping", err);
+			ret = shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+					"%s: mapping handle %p at %p failed (%s) and the reservation "
+					"placeholder could not be restored (%s)",
+					fn, handle, virPtr, shim_errno_str(err, eb, sizeof(eb)),
+					strerrorname_np(rerr) ? strerrorname_np(rerr) : "?");
+		else if (err == ENOMEM)
+			ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+					"%s: mapping handle %p at %p failed: %s", fn, handle, virPtr,
+					shim_errno_str(err, eb, sizeof(eb)));
+		else if (err == ENOENT) /* freed by another thread since it was looked up */
+			ret = shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
+					"%s: handle %p was freed (aclrtFreePhysical) while it was being "
+					"mapped: %s", fn, handle, shim_errno_str(err, eb, sizeof(eb)));
+		else
+			ret = shim_kernel_fail(fn, "the mapping", err);
+		goto err_forget;
 	}
-	maps[n_maps++] = (struct mapping){
-		.base = p,
-		.size = size,
-		.handle = handle,
-		.access = ACL_RT_MEM_ACCESS_FLAGS_READWRITE,
-		.loc_type = q.out_location_type,
-		.loc_id = q.out_location_id,
-	};
+	r->n_maps++;
 	return ACL_SUCCESS;
+
+err_forget:
+	tdelete(m, &map_root, range_cmp);
+	free(m);
+	return ret;
 }
 
 aclError aclrtMapMem(void *virPtr, size_t size, size_t offset, aclrtDrvMemHandle handle,
@@ -380,12 +462,12 @@ aclError aclrtUnmapMem(void *virPtr)
 		return shim_fail(ACL_ERROR_INVALID_PARAM, "%s: virPtr is NULL", fn);
 	pthread_mutex_lock(&va_lock);
 	m = map_containing(p);
-	if (!m || m->base != p) {
+	if (!m || m->r.base != p) {
 		if (m)
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: virPtr %p is inside the mapping [%p, +0x%zx) but is not "
 					"its start",
-					fn, virPtr, (void *)m->base, m->size);
+					fn, virPtr, (void *)m->r.base, m->r.size);
 		else
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: virPtr %p is not the start of a mapping of this process",
@@ -393,19 +475,19 @@ aclError aclrtUnmapMem(void *virPtr)
 		pthread_mutex_unlock(&va_lock);
 		return ret;
 	}
-	err = restore_placeholder(m->base, m->size);
+	err = restore_placeholder(m->r.base, m->r.size);
 	if (err) {
 		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				"%s: cannot replace the mapping [%p, +0x%zx) with its reservation "
 				"placeholder: %s",
-				fn, virPtr, m->size, shim_errno_str(err, eb, sizeof(eb)));
+				fn, virPtr, m->r.size, shim_errno_str(err, eb, sizeof(eb)));
 		pthread_mutex_unlock(&va_lock);
 		return ret;
 	}
-	*m = maps[--n_maps];
-	if (n_maps == 0)
-		shim_drop((void **)&maps, &n_maps, &cap_maps);
+	m->resv->n_maps--;
+	tdelete(m, &map_root, range_cmp);
 	pthread_mutex_unlock(&va_lock);
+	free(m);
 	return ACL_SUCCESS;
 }
 
@@ -418,7 +500,7 @@ aclError aclrtMemSetAccess(void *virPtr, size_t size, aclrtMemAccessDesc *desc, 
 	char eb[SHIM_ERRSTR_LEN];
 	uint32_t access = 0;
 	struct mapping **touched = NULL;
-	size_t n_touched = 0;
+	size_t n_touched = 0, cap_touched = 0;
 	aclError ret = ACL_SUCCESS;
 
 	if (!virPtr)
@@ -463,11 +545,6 @@ aclError aclrtMemSetAccess(void *virPtr, size_t size, aclrtMemAccessDesc *desc, 
 	end = p + size;
 
 	pthread_mutex_lock(&va_lock);
-	touched = calloc(n_maps ? n_maps : 1, sizeof(*touched));
-	if (!touched) {
-		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
-		goto out;
-	}
 	for (cur = p; cur < end;) {
 		struct mapping *m = map_containing(cur);
 
@@ -478,28 +555,32 @@ aclError aclrtMemSetAccess(void *virPtr, size_t size, aclrtMemAccessDesc *desc, 
 					fn, virPtr, size, (void *)cur);
 			goto out;
 		}
-		if (m->base != cur || m->size > end - cur) {
+		if (m->r.base != cur || m->r.size > end - cur) {
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: virPtr %p + size 0x%zx covers only part of the mapping "
 					"[%p, +0x%zx); it must cover every mapping it touches whole",
-					fn, virPtr, size, (void *)m->base, m->size);
+					fn, virPtr, size, (void *)m->r.base, m->r.size);
+			goto out;
+		}
+		if (!shim_grow((void **)&touched, &cap_touched, n_touched, sizeof(*touched))) {
+			ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
 			goto out;
 		}
 		touched[n_touched++] = m;
-		cur = m->base + m->size;
+		cur = m->r.base + m->r.size;
 	}
 	for (size_t i = 0; i < n_touched; i++) {
 		struct mapping *m = touched[i];
 
-		if (mprotect((void *)m->base, m->size, access_prot(access)) != 0) {
+		if (mprotect((void *)m->r.base, m->r.size, access_prot(access)) != 0) {
 			int err = errno;
 
 			for (size_t j = 0; j < i; j++)
-				mprotect((void *)touched[j]->base, touched[j]->size,
+				mprotect((void *)touched[j]->r.base, touched[j]->r.size,
 					 access_prot(touched[j]->access));
 			ret = shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 					"%s: mprotect of the mapping [%p, +0x%zx) to %s failed: %s",
-					fn, (void *)m->base, m->size, access_name(access),
+					fn, (void *)m->r.base, m->r.size, access_name(access),
 					shim_errno_str(err, eb, sizeof(eb)));
 			goto out;
 		}
@@ -573,9 +654,9 @@ aclError aclrtMemGetAddressRange(void *ptr, void **pbase, size_t *psize)
 				 "%s: ptr %p is not inside a mapping of this process", fn, ptr);
 	}
 	if (pbase)
-		*pbase = (void *)m->base;
+		*pbase = (void *)m->r.base;
 	if (psize)
-		*psize = m->size;
+		*psize = m->r.size;
 	pthread_mutex_unlock(&va_lock);
 	return ACL_SUCCESS;
 }
@@ -616,20 +697,20 @@ aclError shim_va_check_range(const char *fn, const char *what, const void *ptr, 
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: %s range [%p, +0x%zx) touches the mapping [%p, +0x%zx) whose "
 					"access is %s, but the copy needs to %s it",
-					fn, what, ptr, n, (void *)m->base, m->size, access_name(m->access),
+					fn, what, ptr, n, (void *)m->r.base, m->r.size, access_name(m->access),
 					write ? "write" : "read");
 			goto out;
 		}
-		if (m->size - (cur - m->base) >= end - cur)
+		if (m->r.size - (cur - m->r.base) >= end - cur)
 			break;
 		if (one_mapping) {
 			ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					"%s: %s range [%p, +0x%zx) crosses the end of the mapping "
 					"[%p, +0x%zx)",
-					fn, what, ptr, n, (void *)m->base, m->size);
+					fn, what, ptr, n, (void *)m->r.base, m->r.size);
 			goto out;
 		}
-		cur = m->base + m->size;
+		cur = m->r.base + m->r.size;
 		m = map_starting(cur);
 	}
 out:
