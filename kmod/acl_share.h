@@ -70,7 +70,6 @@ struct acl_ctx {
 	struct mutex lock;		/* serialises changes of the tables */
 	struct xarray handles;		/* id -> struct acl_handle */
 	struct xarray imports;		/* export id -> struct acl_handle */
-	u32 next_id;
 	unsigned int nr_exports;
 };
 

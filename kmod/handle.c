@@ -85,7 +85,11 @@ void acl_ctx_destroy(struct acl_ctx *ctx)
  *
  * The number is taken but finds nothing until acl_ctx_publish_handle():
  * no other thread can free, map or export a handle whose ioctl has not
- * returned it yet.
+ * returned it yet. It is the smallest free one: numbers are reused, so the
+ * table stays as dense as the live handles and its cost flat. A reused
+ * number, or the mmap offset made of it, names what this file holds under
+ * it now: every lookup is in this file's table, and whatever remembers a
+ * creator's number (an export) checks that the handle is still its own.
  *
  * Return: 0 with h->id set, -ENOMEM, or -EMFILE when all INT_MAX numbers
  * are taken.
@@ -95,8 +99,8 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h)
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
-	ret = xa_alloc_cyclic(&ctx->handles, &h->id, XA_ZERO_ENTRY, XA_LIMIT(1, INT_MAX),
-			      &ctx->next_id, GFP_KERNEL_ACCOUNT);
+	ret = xa_alloc(&ctx->handles, &h->id, XA_ZERO_ENTRY, XA_LIMIT(1, INT_MAX),
+		       GFP_KERNEL_ACCOUNT);
 	if (ret == -EBUSY)
 		ret = -EMFILE;
 	if (ret < 0)
