@@ -52,18 +52,46 @@ static void acl_handle_destroy(struct acl_ctx *ctx, struct acl_handle *h)
 	acl_stat_add(ACL_STAT_HANDLES, -1);
 }
 
-/* Frees every handle of the file, as FREE would: the owner has gone. */
+/*
+ * Handles a teardown frees before it lets go of ctx->lock. Sized so that a
+ * slice of imports takes well under a millisecond; a slice ends early when
+ * another task wants the CPU. See docs/scaling.md.
+ */
+#define ACL_RELEASE_SLICE 256
+
+/*
+ * Frees every handle of the file, as FREE would: the owner has gone.
+ *
+ * In slices: ctx->lock is dropped and the CPU offered between them, so that
+ * a file of a million handles never holds the lock, or the CPU, for long.
+ * Nobody can add a handle meanwhile (ioctl and mmap refuse every process
+ * but the owner, which is exiting or has dropped the file), but a second
+ * flush from a thread with a files table of its own may run this at the
+ * same time: each slice takes what is still in the table under the lock,
+ * so every handle is freed once. Other processes meet this file's exports
+ * only through the export table, from which acl_export_revoke() takes each
+ * one as its handle goes.
+ */
 void acl_ctx_release_handles(struct acl_ctx *ctx)
 {
+	unsigned long id = 0;
 	struct acl_handle *h;
-	unsigned long id;
+	unsigned int n;
 
-	mutex_lock(&ctx->lock);
-	xa_for_each(&ctx->handles, id, h) {
-		xa_erase(&ctx->handles, id);
-		acl_handle_destroy(ctx, h);
-	}
-	mutex_unlock(&ctx->lock);
+	do {
+		mutex_lock(&ctx->lock);
+		for (n = 0; n < ACL_RELEASE_SLICE; n++) {
+			h = xa_find(&ctx->handles, &id, ULONG_MAX, XA_PRESENT);
+			if (!h)
+				break;
+			xa_erase(&ctx->handles, id);
+			acl_handle_destroy(ctx, h);
+			if (need_resched())
+				break;
+		}
+		mutex_unlock(&ctx->lock);
+		cond_resched();
+	} while (h);
 }
 
 void acl_ctx_destroy(struct acl_ctx *ctx)
