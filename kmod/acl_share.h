@@ -122,6 +122,7 @@ struct acl_whitelist {
 	struct rw_semaphore rwsem;	/* SetPid writes, import reads: whole calls */
 	struct acl_proc_id *ids;	/* sorted by tgid, unique */
 	unsigned int nr;
+	u64 gen;			/* changes at every swap of ids */
 	bool closed;			/* revoked: admits nobody, takes nobody */
 };
 

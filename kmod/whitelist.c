@@ -10,12 +10,14 @@
  *
  * The entries are one array sorted by tgid (at most one entry per tgid: a
  * new process with the number replaces the old one), searched in
- * O(log n). SetPid allocates the new array before it takes the lock for
- * writing and fills it by one merge; a SetPid that adds nothing new changes
- * nothing and allocates nothing. The array is exactly as long as the list
- * (16 B an entry, plus the allocator's rounding) and charged to the
- * exporter's memory cgroup; when it is full, entries of processes that
- * have exited are dropped to make room.
+ * O(log n). SetPid allocates the new array with no lock held and fills it
+ * by one merge under the lock held for reading (imports go on); the write
+ * lock only swaps the two arrays. A SetPid that adds nothing new takes no
+ * write lock, changes nothing and allocates nothing but its own copy of
+ * the pids. The array is exactly as long as the list (16 B an entry, plus
+ * the allocator's rounding) and charged to the exporter's memory cgroup;
+ * when it is full, entries of processes that have exited are dropped to
+ * make room.
  */
 #include <linux/bsearch.h>
 #include <linux/mm.h>
@@ -101,6 +103,7 @@ void acl_whitelist_init(struct acl_whitelist *wl)
 	init_rwsem(&wl->rwsem);
 	wl->ids = NULL;
 	wl->nr = 0;
+	wl->gen = 0;
 	wl->closed = false;
 }
 
@@ -208,40 +211,27 @@ static unsigned int acl_whitelist_merge(struct acl_proc_id *out,
 }
 
 /*
- * Makes *@merged (room for @cap) the list of @wl with @ids added; the old
- * array is returned in *@old to be freed after the lock. rwsem held for
- * writing. Return: 0 or -E2BIG (nothing changed).
+ * Makes *@merged (room for @cap) the list of @wl with @ids (@k of them)
+ * added; rwsem held for reading, so imports go on meanwhile. Return: the
+ * new count, or -E2BIG (the list would be too long even without the
+ * processes that have gone). *@pruned says whether any were left out.
  */
-static int acl_whitelist_swap(struct acl_whitelist *wl, struct acl_proc_id **merged,
-			      unsigned int cap, const struct acl_proc_id *ids, u32 k,
-			      struct acl_proc_id **old)
+static int acl_whitelist_merge_all(const struct acl_whitelist *wl, struct acl_proc_id *merged,
+				   const struct acl_proc_id *ids, u32 k, bool *pruned)
 {
-	struct acl_proc_id *small;
 	unsigned int n;
 
-	n = acl_whitelist_merge(*merged, wl->ids, wl->nr, ids, k, false);
-	if (n > acl_max_pids_per_handle) {
-		/*
-		 * A long-lived exporter serving short-lived importers would
-		 * fill the list with the dead; they can never import again,
-		 * so make room.
-		 */
-		n = acl_whitelist_merge(*merged, wl->ids, wl->nr, ids, k, true);
-		if (n > acl_max_pids_per_handle)
-			return -E2BIG;
-		/* Pruned: keep the array no larger than twice its entries. */
-		small = n * 2 < cap ? kvmalloc_array(n, sizeof(*small), GFP_KERNEL_ACCOUNT) : NULL;
-		if (small) {
-			memcpy(small, *merged, n * sizeof(*small));
-			swap(small, *merged);
-			kvfree(small);
-		}
-	}
-	*old = wl->ids;
-	wl->ids = *merged;
-	wl->nr = n;
-	*merged = NULL;
-	return 0;
+	*pruned = false;
+	n = acl_whitelist_merge(merged, wl->ids, wl->nr, ids, k, false);
+	if (n <= acl_max_pids_per_handle)
+		return n;
+	/*
+	 * A long-lived exporter serving short-lived importers would fill the
+	 * list with the dead; they can never import again, so make room.
+	 */
+	*pruned = true;
+	n = acl_whitelist_merge(merged, wl->ids, wl->nr, ids, k, true);
+	return n <= acl_max_pids_per_handle ? n : -E2BIG;
 }
 
 /**
@@ -280,8 +270,16 @@ int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num)
 			ids[n++] = ids[i];
 	k = n;
 
+	/*
+	 * The write lock is held only to swap two pointers: the new array is
+	 * allocated and filled before, the old one freed after. The
+	 * generation says whether another SetPid swapped meanwhile.
+	 */
 	for (;;) {
-		bool changed;
+		struct acl_proc_id *small;
+		bool changed, pruned = false;
+		u64 gen;
+		int nr;
 
 		down_read(&wl->rwsem);
 		if (wl->closed)
@@ -289,30 +287,59 @@ int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num)
 		cap = wl->nr + acl_whitelist_count_new(wl, ids, k, &changed);
 		if (!ret && !changed)
 			ret = 1;	/* all listed already: nothing to do */
+		gen = wl->gen;
 		up_read(&wl->rwsem);
 		if (ret)
 			break;
 
-		/* Allocated before the write lock: imports never wait for it. */
 		merged = kvmalloc_array(cap, sizeof(*merged), GFP_KERNEL_ACCOUNT);
 		if (!merged) {
 			ret = -ENOMEM;
 			break;
 		}
-		down_write(&wl->rwsem);
+		down_read(&wl->rwsem);
 		if (wl->closed)
-			ret = -ENOENT;
-		else if (wl->nr + acl_whitelist_count_new(wl, ids, k, &changed) > cap)
-			ret = -EAGAIN;	/* grew meanwhile: allocate again */
+			nr = -ENOENT;
+		else if (wl->gen != gen)
+			nr = -EAGAIN;	/* changed meanwhile: count again */
 		else
-			ret = acl_whitelist_swap(wl, &merged, cap, ids, k, &old);
-		up_write(&wl->rwsem);
-		kvfree(merged);
-		merged = NULL;
-		if (ret != -EAGAIN)
+			nr = acl_whitelist_merge_all(wl, merged, ids, k, &pruned);
+		up_read(&wl->rwsem);
+		if (nr == -EAGAIN) {
+			kvfree(merged);
+			merged = NULL;
+			continue;
+		}
+		if (nr < 0) {
+			ret = nr;
 			break;
-		ret = 0;
+		}
+		/* Pruned: keep the array no larger than twice its entries. */
+		small = pruned && (unsigned int)nr * 2 < cap ?
+			kvmalloc_array(nr, sizeof(*small), GFP_KERNEL_ACCOUNT) : NULL;
+		if (small) {
+			memcpy(small, merged, nr * sizeof(*small));
+			swap(small, merged);
+			kvfree(small);
+		}
+
+		down_write(&wl->rwsem);
+		if (wl->closed) {
+			ret = -ENOENT;
+		} else if (wl->gen == gen) {
+			old = wl->ids;
+			wl->ids = merged;
+			wl->nr = nr;
+			wl->gen++;
+			merged = NULL;
+		}
+		up_write(&wl->rwsem);
+		if (ret || !merged)
+			break;
+		kvfree(merged);	/* lost the race to another SetPid: again */
+		merged = NULL;
 	}
+	kvfree(merged);
 	if (ret == 1)
 		ret = 0;
 	kvfree(old);
