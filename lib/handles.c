@@ -11,7 +11,6 @@
  * QUERY, and a handle is dropped from it before FREE reaches the kernel,
  * so the kernel may hand its number out again at once.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,12 @@ struct handle_rec {
 static pthread_mutex_t handle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_hmap by_id;	/* handle number -> struct handle_rec */
 static struct shim_hmap by_key;	/* export_key() -> struct handle_rec */
+/*
+ * Bumped whenever a handle leaves the table or a new one replaces an entry:
+ * what a QUERY said is recorded only if nothing of the kind happened since
+ * the lookup that missed (the number may be dead, or live again, by then).
+ */
+static uint64_t table_gen;
 
 void shim_handles_lock(void)
 {
@@ -85,35 +90,37 @@ static void unindex_export(struct handle_rec *r)
 
 /*
  * Records what the kernel said of a handle. What ALLOC or IMPORT said
- * (@replace) wins over an older entry of the number; what a QUERY said does
- * not: the handle may have been freed and its number handed out again since.
+ * (@gen NULL) wins over an older entry of the number; what a QUERY said is
+ * recorded only if the table has not changed since *@gen was read.
  */
-static void add_rec(const struct shim_handle_info *info, bool replace)
+static void add_rec(const struct shim_handle_info *info, const uint64_t *gen)
 {
 	struct handle_rec *r = calloc(1, sizeof(*r)), *old;
 
-	/* Losing an entry to a failed allocation costs a QUERY later, nothing more. */
-	if (!r)
-		return;
-	r->info = *info;
 	pthread_mutex_lock(&handle_lock);
 	old = shim_hmap_get(&by_id, info->id);
-	if (old && !replace) {
+	if (gen && (old || *gen != table_gen)) {
 		free(r);
 		r = NULL;
 	} else if (old) {
+		/* Even when the new record cannot be had: the old one describes a freed handle. */
 		unindex_export(old);
 		shim_hmap_del(&by_id, info->id, old);
 		free_rec(old);
+		table_gen++;
 	}
-	if (r && !shim_hmap_put(&by_id, info->id, r))
-		free(r);
+	/* Losing an entry to a failed allocation costs a QUERY later, nothing more. */
+	if (r) {
+		r->info = *info;
+		if (!shim_hmap_put(&by_id, info->id, r))
+			free(r);
+	}
 	pthread_mutex_unlock(&handle_lock);
 }
 
 void shim_handles_add(const struct shim_handle_info *info)
 {
-	add_rec(info, true);
+	add_rec(info, NULL);
 }
 
 void shim_handles_forget(uint32_t id)
@@ -126,6 +133,7 @@ void shim_handles_forget(uint32_t id)
 		unindex_export(r);
 		free_rec(r);
 	}
+	table_gen++;
 	pthread_mutex_unlock(&handle_lock);
 }
 
@@ -147,6 +155,7 @@ aclError shim_handle_info(const char *fn, aclrtDrvMemHandle handle, struct shim_
 	uintptr_t v = (uintptr_t)handle;
 	struct acl_share_query q;
 	struct handle_rec *r;
+	uint64_t gen = 0;
 	aclError ret;
 
 	if (v != 0 && v <= UINT32_MAX) {
@@ -154,6 +163,7 @@ aclError shim_handle_info(const char *fn, aclrtDrvMemHandle handle, struct shim_
 		r = shim_hmap_get(&by_id, v);
 		if (r)
 			*info = r->info;
+		gen = table_gen;
 		pthread_mutex_unlock(&handle_lock);
 		if (r)
 			return ACL_SUCCESS;
@@ -162,7 +172,7 @@ aclError shim_handle_info(const char *fn, aclrtDrvMemHandle handle, struct shim_
 	if (ret)
 		return ret;
 	info_from_query(info, (uint32_t)v, &q);
-	add_rec(info, false);
+	add_rec(info, &gen);
 	return ACL_SUCCESS;
 }
 

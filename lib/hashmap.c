@@ -9,10 +9,10 @@
 
 #define MIN_CAP 16
 
-/* Fibonacci hashing: the top bits of key * 2^64/phi index a table of cap slots. */
+/* Fibonacci hashing: the top log2(cap) bits of key * 2^64/phi index a table of cap slots. */
 static size_t home(uint64_t key, size_t cap)
 {
-	return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+	return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> (64 - __builtin_ctzll(cap)));
 }
 
 /* The slot holding key, or the free slot where it would go. */

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,8 +350,13 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 	};
 	err = shim_ioctl(fd, ACL_SHARE_IOC_IMPORT, &im);
 	if (!err) {
-		/* A kernel older than the struct's third version leaves out_length 0. */
-		if (im.out_length)
+		/*
+		 * A kernel older than the struct's third version leaves out_length
+		 * 0: the number is then asked of the kernel when it is used.
+		 */
+		if (!im.out_length)
+			shim_handles_forget(im.out_handle);
+		else
 			shim_handles_add(&(struct shim_handle_info){
 				.id = im.out_handle,
 				.mem_attr = im.out_mem_attr,

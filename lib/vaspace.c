@@ -205,9 +205,9 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 	char eb[SHIM_ERRSTR_LEN];
 	size_t rsize, align;
 	struct resv *res;
+	struct resv *overlap;
 	uintptr_t base = 0;
-	bool inserted;
-	aclError ret;
+	aclError ret = ACL_SUCCESS;
 	void **node;
 	void *p;
 
@@ -277,15 +277,30 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 	res->r = (struct va_range){ .base = base, .size = rsize };
 	pthread_mutex_lock(&va_lock);
 	node = tsearch(res, &resv_root, range_cmp);
-	inserted = node && *node == res; /* the range was free: nothing overlaps it */
-	pthread_mutex_unlock(&va_lock);
-	if (!inserted) {
-		free(res);
+	/*
+	 * The kernel gave us the range, so no reservation can overlap it; one
+	 * that does was unmapped behind the library's back (munmap(2) of a
+	 * reservation by the program) and is refused here rather than shared.
+	 */
+	overlap = node && *node != res ? *node : NULL;
+	if (overlap)
+		ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+				"%s: the range [%p, +0x%zx) the kernel gave overlaps the reservation "
+				"[%p, +0x%zx), which this process unmapped without "
+				"aclrtReleaseMemAddress",
+				fn, (void *)base, rsize, (void *)overlap->r.base, overlap->r.size);
+	else if (!node)
+		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				"%s: out of memory for the reservation table", fn);
+	if (ret) {
 		munmap((void *)base, rsize);
-		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
-				 "%s: out of memory for the reservation table", fn);
+		pthread_mutex_unlock(&va_lock);
+		free(res);
+		return ret;
 	}
-	atomic_store(&va_hint, base);
+	pthread_mutex_unlock(&va_lock);
+	if (!expectPtr) /* a user's address says nothing of where the kernel has room */
+		atomic_store(&va_hint, base);
 	*virPtr = (void *)base;
 	return ACL_SUCCESS;
 }
@@ -325,8 +340,9 @@ aclError aclrtReleaseMemAddress(void *virPtr)
 		return ret;
 	}
 	tdelete(r, &resv_root, range_cmp);
-	pthread_mutex_unlock(&va_lock);
+	/* Under the lock: a fork() child must not inherit a range in neither tree. */
 	munmap((void *)r->r.base, r->r.size);
+	pthread_mutex_unlock(&va_lock);
 	atomic_store(&va_hint, r->r.base + r->r.size);
 	free(r);
 	return ACL_SUCCESS;
