@@ -34,6 +34,29 @@
 #   --kmemleak         (a kernel with CONFIG_DEBUG_KMEMLEAK) forget the objects of the boot
 #                      before loading the module, scan for leaks after the last command
 #                      and fail the run (test "kmemleak") on any report
+#   --servers N        (N = 2 or 3) boot N guests at once, the "servers" of a cluster: the
+#                      same kernel, module and commands on each, guest i with module
+#                      parameter server_id=i (after --insmod-args), a virtio NIC eth0 at
+#                      10.77.0.<i+1>/24 on one Ethernet segment (qemu socket networking,
+#                      multicast on loopback, a group and port of this run's own), the RDMA
+#                      core and soft-RoCE (rdma_rxe) loaded from --modules-dir and rxe0 bound
+#                      to eth0, its port 1 ACTIVE before anything runs. The commands see
+#                      ACL_SERVER_ID=i, ACL_SERVERS=N, ACL_SERVER_IP (its own address) and
+#                      ACL_SERVER_IPS (all addresses, in order of id, space separated). They
+#                      start once every server is up (a barrier over HTTP, busybox httpd on
+#                      port 7077, 180 s at most), and no server powers off before every
+#                      other one has finished its commands (or is gone). Output lines carry
+#                      "[server i] "; failures are named "server i: ..."; test mode sums
+#                      the results of all servers; any server's failure (a command, its
+#                      kernel log, a guest that does not come up or power off, a fabric
+#                      that does not come up) fails the run. --log FILE keeps FILE.server<i>.
+#   --modules-dir DIR  (--servers) the kernel's modules, DIR/kernel/... (default: the folder
+#                      matching the image: /lib/modules/<release> for /boot/vmlinuz-<release>,
+#                      X/lib/modules/<release> for X/boot/vmlinuz-<release>, as
+#                      tools/fetch-kernel.sh unpacks them); dependencies are read with modinfo
+#   --rdma FILE        (--servers) iproute2's rdma program for the guest, with its libraries
+#                      (default: rdma from PATH, /usr/bin or /sbin; x86_64 guests only: an
+#                      arm64 guest needs an arm64 one, e.g. from apt-get download iproute2:arm64)
 #   -- CMD [ARG]... [--- CMD [ARG]...]...
 #                      further commands, separated by "---", run in that order after the
 #                      --run ones. A CMD that is an existing host file path is copied in
@@ -75,6 +98,7 @@ usage() { # usage [STATUS]: the header above; on stderr unless asked for with --
 }
 
 kernel='' module='' mode='' arch=x86_64 bb='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
+servers=0 modules_dir='' rdma_bin=''
 extra_append=''
 envs=()
 bins=()        # host files copied to /bin
@@ -119,6 +143,9 @@ while (($#)); do
 	--log) log_out=${2?}; shift 2 ;;
 	--append) extra_append=${2?}; shift 2 ;;
 	--kmemleak) kmemleak=1; shift ;;
+	--servers) servers=${2?}; shift 2 ;;
+	--modules-dir) modules_dir=${2?}; shift 2 ;;
+	--rdma) rdma_bin=${2?}; shift 2 ;;
 	--env)
 		[[ ${2?} =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env $2: want NAME=VALUE (plain characters)"
 		envs+=("$2"); shift 2 ;;
@@ -143,6 +170,11 @@ done
 [[ $mode == test || $mode == demo ]] || { echo "$prog: --mode must be test or demo" >&2; usage; }
 [[ -n $kernel && -n $module ]] || { echo "$prog: --kernel and --module are required" >&2; usage; }
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
+[[ $servers == 0 || $servers == 2 || $servers == 3 ]] || { echo "$prog: --servers must be 2 or 3" >&2; usage; }
+servers_insmod=''
+# (expanded in the guest: each server's own id)
+# shellcheck disable=SC2016
+((servers == 0)) || servers_insmod=' server_id=$ACL_SERVER_ID'
 case $arch in
 x86_64)
 	qemu=${QEMU:-qemu-system-x86_64} qemu_pkg=qemu-system-x86 console_dev=ttyS0
@@ -176,6 +208,54 @@ for b in "${bins[@]}"; do
 	[[ -f $b ]] || fail_setup "program $b not found"
 done
 
+# --servers: the kernel's own modules for the NIC and the RDMA stack, in load order
+# (dependencies first, read with modinfo), and the rdma program that binds rxe to eth0.
+fabric_mods=()  # module files, in load order
+if ((servers)); then
+	if [[ -z $modules_dir ]]; then
+		krel=${kernel##*/vmlinuz-}
+		kroot=${kernel%/boot/vmlinuz-*}
+		[[ $kroot == "$kernel" ]] && kroot=''
+		modules_dir=$kroot/lib/modules/$krel
+	fi
+	[[ -d $modules_dir/kernel ]] ||
+		fail_setup "modules of $kernel not found ($modules_dir/kernel; give --modules-dir)"
+	modinfo_bin=$(command -v modinfo || true)
+	[[ -n $modinfo_bin ]] || for m in /sbin/modinfo /usr/sbin/modinfo; do [[ -x $m ]] && modinfo_bin=$m; done
+	[[ -n $modinfo_bin ]] || fail_setup "modinfo not found (install kmod)"
+	if [[ -z $rdma_bin ]]; then
+		[[ $arch == x86_64 ]] || fail_setup "--servers on $arch: give --rdma, an rdma program built for $arch"
+		rdma_bin=$(command -v rdma || true)
+		[[ -n $rdma_bin ]] || for m in /usr/bin/rdma /sbin/rdma /usr/sbin/rdma; do [[ -x $m ]] && rdma_bin=$m; done
+	fi
+	[[ -n $rdma_bin && -f $rdma_bin ]] || fail_setup "rdma program${rdma_bin:+ $rdma_bin} not found (install iproute2)"
+	declare -A mod_file=() mod_seen=()
+	while IFS= read -r f; do
+		n=${f##*/}; n=${n%%.ko*}; mod_file[${n//-/_}]=$f
+	done < <(find "$modules_dir/kernel" -name '*.ko*')
+	builtin=$(sed 's,.*/,,; s,\.ko.*,,; s,-,_,g' "$modules_dir/modules.builtin" 2>/dev/null || true)
+	add_mod() { # add_mod NAME: NAME after its dependencies, unless built in or added already
+		local n=${1//-/_} d
+		[[ -z ${mod_seen[$n]:-} ]] || return 0
+		mod_seen[$n]=1
+		if [[ -z ${mod_file[$n]:-} ]]; then
+			grep -qx "$n" <<<"$builtin" && return 0
+			fail_setup "kernel module $n not found under $modules_dir/kernel (nor built in)"
+		fi
+		for d in $("$modinfo_bin" -F depends "${mod_file[$n]}" | tr ',' ' '); do
+			add_mod "$d"
+		done
+		fabric_mods+=("${mod_file[$n]}")
+	}
+	# The NIC (virtio-net on PCI, for x86_64's pc and arm64's virt alike), soft-RoCE and the
+	# connection managers the kernel RDMA code will use.
+	# rxe computes its ICRC with the kernel's "crc32" shash, which it does not depend on by
+	# symbol (the kernel would ask modprobe for it): crc32_generic provides it.
+	for m in virtio_pci virtio_net crc32_generic rdma_rxe ib_uverbs rdma_cm; do
+		add_mod "$m"
+	done
+fi
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmrun.XXXXXX")
 cleanup() {
 	if [[ ${VMRUN_KEEP:-0} == 1 ]]; then
@@ -207,6 +287,22 @@ for b in "${bins[@]}"; do
 	chmod 755 "$root/bin/$name"
 	copy_libs "$b"
 done
+if ((servers)); then
+	mkdir -p "$root/lib/modules/fabric" "$root/srv/fabric"
+	for f in "${fabric_mods[@]}"; do
+		n=${f##*/}; n=${n%%.ko*}
+		case $f in # busybox insmod takes plain .ko files
+		*.ko.xz) xz -dc "$f" ;;
+		*.ko.zst) zstd -qdc "$f" ;;
+		*.ko.gz) gzip -dc "$f" ;;
+		*) cat "$f" ;;
+		esac > "$root/lib/modules/fabric/$n.ko" || fail_setup "cannot unpack $f"
+		echo "$n" >> "$root/lib/modules/fabric/order"
+	done
+	cp "$rdma_bin" "$root/bin/rdma"
+	chmod 755 "$root/bin/rdma"
+	copy_libs "$rdma_bin"
+fi
 
 # Unique markers, so nothing a program prints can be mistaken for them.
 nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -226,13 +322,63 @@ mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 ln -sf /proc/self/fd /dev/fd 2>/dev/null
 echo "$M:boot \$(uname -r) \$(nproc) cpus@@"
 EOF
+	if ((servers)); then
+		# The server's identity comes from its kernel command line (acl_server=I): one
+		# initramfs serves every guest.
+		ips=''
+		for ((i = 0; i < servers; i++)); do ips+="${ips:+ }10.77.0.$((i + 1))"; done
+		cat <<EOF
+for w in \$(cat /proc/cmdline); do case \$w in acl_server=*) ACL_SERVER_ID=\${w#acl_server=} ;; esac; done
+export ACL_SERVER_ID ACL_SERVERS=$servers ACL_SERVER_IPS="$ips"
+export ACL_SERVER_IP=10.77.0.\$((ACL_SERVER_ID + 1))
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+for m in \$(cat /lib/modules/fabric/order); do
+	insmod /lib/modules/fabric/\$m.ko || echo "$M:fabric-failed insmod \$m (status \$?)@@"
+done
+ip link set lo up
+ip addr add \$ACL_SERVER_IP/24 dev eth0 || echo "$M:fabric-failed ip addr add \$ACL_SERVER_IP/24 dev eth0@@"
+ip link set eth0 up || echo "$M:fabric-failed ip link set eth0 up@@"
+n=0
+rdma link add rxe0 type rxe netdev eth0 || { echo "$M:fabric-failed rdma link add rxe0 type rxe netdev eth0@@"; n=600; }
+until grep -q ACTIVE /sys/class/infiniband/rxe0/ports/1/state 2>/dev/null || [ \$n -ge 600 ]; do
+	sleep 0.1; n=\$((n + 1))
+done
+st=\$(cat /sys/class/infiniband/rxe0/ports/1/state 2>/dev/null || echo missing)
+case \$st in
+*ACTIVE*) echo "$M:fabric up server \$ACL_SERVER_ID of $servers, eth0 \$ACL_SERVER_IP/24, rxe0 port 1 \$st at \$(uptime_s) s@@" ;;
+*) echo "$M:fabric-failed rxe0 port 1 state: \$st@@" ;;
+esac
+httpd -p 7077 -h /srv/fabric || echo "$M:fabric-failed httpd -p 7077@@"
+# fabric_wait FILE LIMIT GONE_OK: until every other server serves FILE, LIMIT s at most;
+# with GONE_OK a server that stops answering pings (powered off) counts as done. (nc, not
+# wget: the static busybox's wget crashes in glibc's resolver.)
+fabric_wait() {
+	local f=\$1 limit=\$2 gone_ok=\$3 ip t0 now miss late=''
+	t0=\$(uptime_s); t0=\${t0%.*}
+	for ip in \$ACL_SERVER_IPS; do
+		[ "\$ip" = "\$ACL_SERVER_IP" ] && continue
+		miss=0
+		until printf 'GET /%s HTTP/1.0\\r\\n\\r\\n' "\$f" | nc -w 3 "\$ip" 7077 2>/dev/null | head -n 1 | grep -q ' 200 '; do
+			if [ \$gone_ok = 1 ]; then
+				if ping -c 1 -W 2 "\$ip" >/dev/null 2>&1; then miss=0; else miss=\$((miss + 1)); fi
+				[ \$miss -ge 5 ] && break
+			fi
+			now=\$(uptime_s)
+			if [ \$((\${now%.*} - t0)) -ge \$limit ]; then late="\$late \$ip"; break; fi
+			sleep 0.3
+		done
+	done
+	[ -z "\$late" ] || { echo "$M:fabric-failed no '\$f' from\$late within \$limit s@@"; return 1; }
+}
+EOF
+	fi
 	if ((kmemleak)); then
 		cat <<EOF
 if echo clear > /sys/kernel/debug/kmemleak; then echo "$M:kmemleak on@@"; fi
 EOF
 	fi
 	cat <<EOF
-if insmod /lib/modules/acl_share.ko $insmod_args; then
+if insmod /lib/modules/acl_share.ko $insmod_args${servers_insmod:-}; then
 	echo "$M:insmod ok@@"
 else
 	echo "$M:insmod failed \$?@@"
@@ -242,6 +388,12 @@ EOF
 	for e in "${envs[@]}"; do
 		echo "export $e"
 	done
+	if ((servers)); then
+		cat <<EOF
+touch /srv/fabric/ready
+fabric_wait ready 180 0 && echo "$M:fabric-ready all $servers servers up at \$(uptime_s) s@@"
+EOF
+	fi
 	for i in "${!cmds[@]}"; do
 		cat <<EOF
 echo "$M:start $i@@"
@@ -249,6 +401,16 @@ ${cmds[$i]} </dev/null
 echo "$M:rc $i \$?@@"
 EOF
 	done
+	if ((servers)); then
+		# Stay up until every server has run its commands: a peer may still need us.
+		# Then linger, for the others to see this one done.
+		cat <<EOF
+touch /srv/fabric/done
+fabric_wait done 100000 1
+echo "$M:fabric-done at \$(uptime_s) s@@"
+sleep 2
+EOF
+	fi
 	if ((kmemleak)); then
 		# kmemleak reports objects unreferenced for at least 5 s: scan twice, apart.
 		cat <<EOF
@@ -280,7 +442,11 @@ initrd=$tmp/initrd.gz
 console=$tmp/console.log
 : > "$console"
 start=$(date +%s)
-echo "$prog: booting $kernel ($arch, tcg, ${mem} MiB, $smp cpus, timeout ${timeout_s} s), mode $mode, ${#cmds[@]} command(s)"
+if ((servers)); then
+	echo "$prog: booting $servers servers: $kernel ($arch, tcg, ${mem} MiB, $smp cpus each, timeout ${timeout_s} s), mode $mode, ${#cmds[@]} command(s)"
+else
+	echo "$prog: booting $kernel ($arch, tcg, ${mem} MiB, $smp cpus, timeout ${timeout_s} s), mode $mode, ${#cmds[@]} command(s)"
+fi
 
 # Stream the console, without the markers and the dmesg dump, while keeping all of it.
 # Line by line, as it comes: mawk (Debian's default awk) needs -W interactive for that.
@@ -314,6 +480,22 @@ stream_filter() {
 			s = $0; sub(".*" M ":boot ", "", s); sub("@@.*", "", s)
 			print "=== guest up: kernel " s; fflush(); next
 		}
+		index($0, M ":fabric up ") {
+			s = $0; sub(".*" M ":fabric up ", "", s); sub("@@.*", "", s)
+			print "=== fabric up: " s; fflush(); next
+		}
+		index($0, M ":fabric-failed ") {
+			s = $0; sub(".*" M ":fabric-failed ", "", s); sub("@@.*", "", s)
+			print "=== FABRIC FAILED: " s; fflush(); next
+		}
+		index($0, M ":fabric-ready ") {
+			s = $0; sub(".*" M ":fabric-ready ", "", s); sub("@@.*", "", s)
+			print "=== fabric ready: " s; fflush(); next
+		}
+		index($0, M ":fabric-done ") {
+			s = $0; sub(".*" M ":fabric-done ", "", s); sub("@@.*", "", s)
+			print "=== fabric: every server done " s; fflush(); next
+		}
 		/reboot: Power down$/ { next }
 		index($0, M ":end@@") { next }
 		!quiet { print; fflush() }'
@@ -331,33 +513,77 @@ else
 	kernel_log_args+=" loglevel=4"
 fi
 
+# One guest: $console, $qemu_err, $log_this (--log), $line_prefix (for each streamed line)
+# and $guest_args (more qemu arguments) / $guest_append (more command line) say which.
+qemu_err=$tmp/qemu.err log_this=$log_out line_prefix='' guest_args=() guest_append=''
 boot() {
+	local qemu_cmd=(timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem"
+		-smp "$smp" -display none -monitor none -no-reboot -nodefaults
+		-chardev stdio,id=con,signal=off -serial chardev:con "${guest_args[@]}"
+		-kernel "$kernel" -initrd "$initrd"
+		-append "console=$console_dev quiet panic=-1 oops=panic rdinit=/init $kernel_log_args${extra_append:+ $extra_append}$guest_append")
 	set +e
-	timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem" \
-		-smp "$smp" -display none -monitor none -no-reboot -nodefaults \
-		-chardev stdio,id=con,signal=off -serial chardev:con \
-		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=$console_dev quiet panic=-1 oops=panic rdinit=/init $kernel_log_args${extra_append:+ $extra_append}" \
-		</dev/null 2>"$tmp/qemu.err" | sed -u 's/\r$//' | tee "$console" | stream_filter
+	if [[ -z $line_prefix ]]; then
+		"${qemu_cmd[@]}" </dev/null 2>"$qemu_err" | sed -u 's/\r$//' | tee "$console" | stream_filter
+	else
+		"${qemu_cmd[@]}" </dev/null 2>"$qemu_err" | sed -u 's/\r$//' | tee "$console" | stream_filter |
+			sed -u "s/^/$line_prefix/"
+	fi
 	qemu_rc=${PIPESTATUS[0]}
 	set -e
 }
-boot
-# A kernel that dies before /init has run nothing of ours (the module is not
-# loaded yet): a crash of the emulated boot itself (seen once: an int3 oops in
-# PREEMPT_RT's early boot under TCG). Boot once more, and say so; a second
-# such crash fails the run as usual.
-if ((qemu_rc != 124 && qemu_rc != 137)) && ! grep -qF "$M:boot " "$console" &&
-	grep -qE 'Kernel panic|Oops|BUG:' "$console"; then
-	cp "$console" "$tmp/console.first-boot"
-	echo "$prog: the kernel crashed before /init, before anything of ours ran (above); booting once more" >&2
+boot_guest() { # boot, and once more after a crash before /init
 	boot
-	{ echo "=== the first boot, which crashed before /init:"; cat "$tmp/console.first-boot"
-	  echo "=== the second boot:"; cat "$console"; } >"$tmp/console.both"
-	[[ -n $log_out ]] && cp "$tmp/console.both" "$log_out.both"
+	# A kernel that dies before /init has run nothing of ours (the module is not
+	# loaded yet): a crash of the emulated boot itself (seen once: an int3 oops in
+	# PREEMPT_RT's early boot under TCG). Boot once more, and say so; a second
+	# such crash fails the run as usual.
+	if ((qemu_rc != 124 && qemu_rc != 137)) && ! grep -qF "$M:boot " "$console" &&
+		grep -qE 'Kernel panic|Oops|BUG:' "$console"; then
+		cp "$console" "$console.first-boot"
+		echo "$prog: ${line_prefix}the kernel crashed before /init, before anything of ours ran (above); booting once more" >&2
+		boot
+		{ echo "=== the first boot, which crashed before /init:"; cat "$console.first-boot"
+		  echo "=== the second boot:"; cat "$console"; } >"$console.both"
+		[[ -n $log_this ]] && cp "$console.both" "$log_this.both"
+	fi
+	[[ -n $log_this ]] && cp "$console" "$log_this"
+	return 0
+}
+
+if ((servers == 0)); then
+	boot_guest
+else
+	# One Ethernet segment: qemu's socket networking, UDP multicast on loopback, with a
+	# group and a port of this run's own (parallel runs stay apart). Each guest also
+	# receives its own frames back, which Linux drops.
+	port=''
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! ss -Hanu 2>/dev/null | awk '{ print $4 }' | grep -q ":$p\$"; then port=$p; break; fi
+	done
+	[[ -n $port ]] || fail_setup "no free UDP port found for the servers' segment"
+	group=230.77.$((RANDOM % 254 + 1)).$((RANDOM % 254 + 1))
+	echo "$prog: segment: multicast $group:$port on 127.0.0.1; servers 10.77.0.1..$servers/24"
+	pids=()
+	for ((s = 0; s < servers; s++)); do
+		(
+			console=$tmp/console.$s qemu_err=$tmp/qemu.err.$s line_prefix="[server $s] "
+			log_this=${log_out:+$log_out.server$s}
+			guest_args=(-netdev "socket,id=n0,mcast=$group:$port,localaddr=127.0.0.1"
+				-device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$((s + 1)),romfile=")
+			guest_append=" acl_server=$s"
+			: >"$console"
+			boot_guest
+			echo "$qemu_rc" >"$tmp/qemu.rc.$s"
+		) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" || true
+	done
 fi
 elapsed=$(($(date +%s) - start))
-[[ -n $log_out ]] && cp "$console" "$log_out"
 
 # ---------------------------------------------------------------- verdict
 failures=()   # names of failed tests/checks
@@ -365,127 +591,162 @@ passed=0
 
 has_marker() { grep -qF "$M:$1" "$console"; }
 
-if ((qemu_rc == 124 || qemu_rc == 137)); then
-	failures+=("vm: VM timed out after $timeout_s s")
-	echo "$prog: VM timed out after $timeout_s s (killed)" >&2
-elif ((qemu_rc != 0)); then
-	failures+=("vm: qemu exited with status $qemu_rc")
-	echo "$prog: qemu exited with status $qemu_rc:" >&2
-	sed 's/^/  qemu: /' "$tmp/qemu.err" >&2
-fi
-if ! has_marker 'boot '; then
-	failures+=("vm: the guest never reached /init")
-elif ! has_marker 'insmod ok@@'; then
-	failures+=("insmod: loading acl_share.ko failed")
-fi
+# judge: the verdict on one guest, from $console, $qemu_rc, $qemu_err; adds to passed and
+# failures (named "$pfx..."), prints its kernel log errors, kmemleak report ($label names
+# the guest).
+judge() {
+	local n0=${#failures[@]} k i name out rc res nres nfail nskip r leaks klog bad
 
-# Per-command output: the lines between its start and rc markers.
-for i in "${!cmds[@]}"; do
-	name=${cmd_names[$i]}
-	if ! has_marker "start $i@@"; then
-		failures+=("$name: never ran")
-		continue
+	if ((qemu_rc == 124 || qemu_rc == 137)); then
+		failures+=("vm: VM timed out after $timeout_s s")
+		echo "$prog: ${line_prefix}VM timed out after $timeout_s s (killed)" >&2
+	elif ((qemu_rc != 0)); then
+		failures+=("vm: qemu exited with status $qemu_rc")
+		echo "$prog: ${line_prefix}qemu exited with status $qemu_rc:" >&2
+		sed 's/^/  qemu: /' "$qemu_err" >&2
 	fi
-	out=$(awk -v b="$M:start $i@@" -v e="$M:rc $i " '
-		index($0, e) { if (on && index($0, e) > 1) print substr($0, 1, index($0, e) - 1); exit }
-		on { print }
-		index($0, b) { on = 1 }' "$console")
-	rc=$(sed -n "s/.*$M:rc $i \([0-9]*\)@@.*/\1/p" "$console" | head -n1)
-	if [[ -z $rc ]]; then
-		failures+=("$name: did not finish (no exit status; guest died or hung)")
-		continue
+	if ! has_marker 'boot '; then
+		failures+=("vm: the guest never reached /init")
+	elif ! has_marker 'insmod ok@@'; then
+		failures+=("insmod: loading acl_share.ko failed")
 	fi
-	if [[ $mode == demo ]]; then
-		((rc == 0)) || failures+=("$name: exit status $rc")
-		continue
-	fi
-	# test mode: TAP. The 6.1 harness prints "ok N # SKIP reason" without the test name,
-	# so remember the last "#  RUN  name ..." line.
-	res=$(awk '
-		/^#  RUN / { cur = $3 }
-		/^[ \t]*(not )?ok [0-9]+/ {
-			line = $0; sub(/^[ \t]*/, "", line)
-			notok = (line ~ /^not ok/)
-			t = line; sub(/^(not )?ok [0-9]+ ?/, "", t)
-			skip = (t ~ /# *[Ss][Kk][Ii][Pp]/)
-			nm = t; sub(/ *#.*/, "", nm); if (nm == "" || nm == "-") nm = cur
-			if (notok) print "F " nm
-			else if (skip) print "S " nm " (" t ")"
-			else print "P " nm
-			results++
-		}
-		/^1\.\.[0-9]+/ { plan = substr($0, 4) + 0; hasplan = 1 }
-		END { if (hasplan && results < plan) print "M " (plan - results) }' <<<"$out")
-	nres=0 nfail=0 nskip=0
-	while IFS= read -r r; do
-		[[ -n $r ]] || continue
-		case ${r:0:1} in
-		P) passed=$((passed + 1)); nres=$((nres + 1)) ;;
-		F) failures+=("$name: ${r:2}"); nfail=$((nfail + 1)); nres=$((nres + 1)) ;;
-		S) failures+=("$name: ${r:2} [skip counts as failure]"); nskip=$((nskip + 1)); nres=$((nres + 1)) ;;
-		M) failures+=("$name: ${r:2} result(s) missing from its 1..N plan"); nfail=$((nfail + 1)) ;;
-		esac
-	done <<<"$res"
-	if ((nres == 0)); then
-		failures+=("$name: printed no TAP results (exit status $rc)")
-	elif ((rc != 0 && nfail == 0)) && ! ((rc == 4 && nskip > 0)); then
-		# (4 is KSFT_SKIP: its skipped tests are already counted)
-		failures+=("$name: exit status $rc without a failing TAP line")
-	fi
-done
 
-if ! has_marker 'end@@'; then
-	((qemu_rc == 124 || qemu_rc == 137)) ||
-		failures+=("vm: the run is truncated (no end marker: the guest crashed or panicked)")
-	echo "$prog: the guest never reached the end of its run (its console is above)" >&2
-fi
-
-if ((kmemleak)); then
-	if ! has_marker 'kmemleak on@@'; then
-		failures+=("kmemleak: not available in this kernel (/sys/kernel/debug/kmemleak)")
-	elif has_marker 'kmemleak-end@@'; then
-		leaks=$(awk -v b="$M:kmemleak-begin@@" -v e="$M:kmemleak-end@@" 'index($0, e) { exit } on { print } index($0, b) { on = 1 }' "$console")
-		if [[ -n $leaks ]]; then
-			failures+=("kmemleak: suspected memory leaks")
-			echo
-			echo "=== kmemleak report:"
-			head -n 200 <<<"$leaks" | sed 's/^/  | /'
-		else
-			echo "=== kmemleak: no leaks"
+	if ((servers)); then
+		while IFS= read -r r; do
+			[[ -n $r ]] && failures+=("fabric: $r")
+		done < <(sed -n "s/.*$M:fabric-failed \(.*\)@@.*/\1/p" "$console")
+		if has_marker 'boot ' && ! has_marker 'fabric up ' && ! has_marker 'fabric-failed '; then
+			failures+=("fabric: never came up")
 		fi
 	fi
-fi
 
-# The kernel log. If dmesg was not dumped (truncated run), scan the whole console instead.
-if has_marker 'dmesg-end@@'; then
-	klog=$(awk -v b="$M:dmesg-begin@@" -v e="$M:dmesg-end@@" 'index($0, e) { exit } on { print } index($0, b) { on = 1 }' "$console")
-else
-	klog=$(grep -vF "$M" "$console" || true)
-fi
-bad_re='BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|possible circular locking|lockdep|kmemleak|refcount_t:|Call Trace'
-# The debug kernel's own banners name these tools without reporting anything.
-benign_re='kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|RCU lockdep checking is enabled'
-bad=$(grep -E "$bad_re" <<<"$klog" | grep -vE "$benign_re" || true)
-# A dump that lost its first line (the boot banner: "Linux version" on x86, "Booting
-# Linux on physical CPU" on arm64) may have lost a splat too.
-if has_marker 'dmesg-end@@' && ! head -n 1 <<<"$klog" | grep -qE 'Linux version|Booting Linux on physical CPU'; then
-	failures+=("kernel-log: the kernel log wrapped; lines logged early in the run are lost")
-fi
-if [[ -n $bad ]]; then
-	failures+=("kernel-log: the guest kernel log has errors")
-	echo
-	echo "=== kernel log errors:"
-	# shellcheck disable=SC2001
-	sed 's/^/  /' <<<"$bad"
-	if has_marker 'dmesg-end@@'; then # (else it was on the console already)
-		echo "=== in context:"
-		# (awk, not head: under pipefail grep's SIGPIPE would end the runner here)
-		grep -E -B2 -A25 "$bad_re" <<<"$klog" | awk 'NR <= 200 { print "  | " $0 }'
+	# Per-command output: the lines between its start and rc markers.
+	for i in "${!cmds[@]}"; do
+		name=${cmd_names[$i]}
+		if ! has_marker "start $i@@"; then
+			failures+=("$name: never ran")
+			continue
+		fi
+		out=$(awk -v b="$M:start $i@@" -v e="$M:rc $i " '
+			index($0, e) { if (on && index($0, e) > 1) print substr($0, 1, index($0, e) - 1); exit }
+			on { print }
+			index($0, b) { on = 1 }' "$console")
+		rc=$(sed -n "s/.*$M:rc $i \([0-9]*\)@@.*/\1/p" "$console" | head -n1)
+		if [[ -z $rc ]]; then
+			failures+=("$name: did not finish (no exit status; guest died or hung)")
+			continue
+		fi
+		if [[ $mode == demo ]]; then
+			((rc == 0)) || failures+=("$name: exit status $rc")
+			continue
+		fi
+		# test mode: TAP. The 6.1 harness prints "ok N # SKIP reason" without the test name,
+		# so remember the last "#  RUN  name ..." line.
+		res=$(awk '
+			/^#  RUN / { cur = $3 }
+			/^[ \t]*(not )?ok [0-9]+/ {
+				line = $0; sub(/^[ \t]*/, "", line)
+				notok = (line ~ /^not ok/)
+				t = line; sub(/^(not )?ok [0-9]+ ?/, "", t)
+				skip = (t ~ /# *[Ss][Kk][Ii][Pp]/)
+				nm = t; sub(/ *#.*/, "", nm); if (nm == "" || nm == "-") nm = cur
+				if (notok) print "F " nm
+				else if (skip) print "S " nm " (" t ")"
+				else print "P " nm
+				results++
+			}
+			/^1\.\.[0-9]+/ { plan = substr($0, 4) + 0; hasplan = 1 }
+			END { if (hasplan && results < plan) print "M " (plan - results) }' <<<"$out")
+		nres=0 nfail=0 nskip=0
+		while IFS= read -r r; do
+			[[ -n $r ]] || continue
+			case ${r:0:1} in
+			P) passed=$((passed + 1)); nres=$((nres + 1)) ;;
+			F) failures+=("$name: ${r:2}"); nfail=$((nfail + 1)); nres=$((nres + 1)) ;;
+			S) failures+=("$name: ${r:2} [skip counts as failure]"); nskip=$((nskip + 1)); nres=$((nres + 1)) ;;
+			M) failures+=("$name: ${r:2} result(s) missing from its 1..N plan"); nfail=$((nfail + 1)) ;;
+			esac
+		done <<<"$res"
+		if ((nres == 0)); then
+			failures+=("$name: printed no TAP results (exit status $rc)")
+		elif ((rc != 0 && nfail == 0)) && ! ((rc == 4 && nskip > 0)); then
+			# (4 is KSFT_SKIP: its skipped tests are already counted)
+			failures+=("$name: exit status $rc without a failing TAP line")
+		fi
+	done
+
+	if ! has_marker 'end@@'; then
+		((qemu_rc == 124 || qemu_rc == 137)) ||
+			failures+=("vm: the run is truncated (no end marker: the guest crashed or panicked)")
+		echo "$prog: ${line_prefix}the guest never reached the end of its run (its console is above)" >&2
 	fi
+
+	if ((kmemleak)); then
+		if ! has_marker 'kmemleak on@@'; then
+			failures+=("kmemleak: not available in this kernel (/sys/kernel/debug/kmemleak)")
+		elif has_marker 'kmemleak-end@@'; then
+			leaks=$(awk -v b="$M:kmemleak-begin@@" -v e="$M:kmemleak-end@@" 'index($0, e) { exit } on { print } index($0, b) { on = 1 }' "$console")
+			if [[ -n $leaks ]]; then
+				failures+=("kmemleak: suspected memory leaks")
+				echo
+				echo "=== kmemleak report$label:"
+				head -n 200 <<<"$leaks" | sed 's/^/  | /'
+			else
+				echo "=== kmemleak$label: no leaks"
+			fi
+		fi
+	fi
+
+	# The kernel log. If dmesg was not dumped (truncated run), scan the whole console instead.
+	if has_marker 'dmesg-end@@'; then
+		klog=$(awk -v b="$M:dmesg-begin@@" -v e="$M:dmesg-end@@" 'index($0, e) { exit } on { print } index($0, b) { on = 1 }' "$console")
+	else
+		klog=$(grep -vF "$M" "$console" || true)
+	fi
+	bad_re='BUG:|WARNING:|Oops|general protection|KASAN|UBSAN|possible circular locking|lockdep|kmemleak|refcount_t:|Call Trace'
+	# The debug kernel's own banners name these tools without reporting anything.
+	benign_re='kmemleak: Kernel memory leak detector initialized|kmemleak: Automatic memory scanning thread|RCU lockdep checking is enabled'
+	bad=$(grep -E "$bad_re" <<<"$klog" | grep -vE "$benign_re" || true)
+	# A dump that lost its first line (the boot banner: "Linux version" on x86, "Booting
+	# Linux on physical CPU" on arm64) may have lost a splat too.
+	if has_marker 'dmesg-end@@' && ! head -n 1 <<<"$klog" | grep -qE 'Linux version|Booting Linux on physical CPU'; then
+		failures+=("kernel-log: the kernel log wrapped; lines logged early in the run are lost")
+	fi
+	if [[ -n $bad ]]; then
+		failures+=("kernel-log: the guest kernel log has errors")
+		echo
+		echo "=== kernel log errors$label:"
+		# shellcheck disable=SC2001
+		sed 's/^/  /' <<<"$bad"
+		if has_marker 'dmesg-end@@'; then # (else it was on the console already)
+			echo "=== in context$label:"
+			# (awk, not head: under pipefail grep's SIGPIPE would end the runner here)
+			grep -E -B2 -A25 "$bad_re" <<<"$klog" | awk 'NR <= 200 { print "  | " $0 }'
+		fi
+	fi
+	for ((k = n0; k < ${#failures[@]}; k++)); do
+		failures[k]="$pfx${failures[k]}"
+	done
+}
+
+pfx='' label=''
+if ((servers == 0)); then
+	judge
+else
+	for ((s = 0; s < servers; s++)); do
+		console=$tmp/console.$s qemu_err=$tmp/qemu.err.$s line_prefix="[server $s] "
+		pfx="server $s: " label=" (server $s)"
+		qemu_rc=$(cat "$tmp/qemu.rc.$s" 2>/dev/null || echo 255)
+		judge
+	done
 fi
 
 echo
-echo "=== $prog: guest run took ${elapsed} s (boot + ${#cmds[@]} command(s))"
+if ((servers)); then
+	echo "=== $prog: guest run took ${elapsed} s ($servers servers, each boot + ${#cmds[@]} command(s))"
+else
+	echo "=== $prog: guest run took ${elapsed} s (boot + ${#cmds[@]} command(s))"
+fi
 if ((${#failures[@]})); then
 	echo "=== FAILURES (${#failures[@]}):"
 	printf '  - %s\n' "${failures[@]}"
