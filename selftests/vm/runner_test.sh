@@ -15,6 +15,9 @@
 #   - controls: clean runs in test and demo mode pass (exit 0), and "WARNING:" printed by
 #     a program (not logged by the kernel) does not fail a run. Without them the failures
 #     above could be a runner that always fails.
+#   - --servers 2 and 3 (the fabric test bed): each guest's module has its server_id, its
+#     rxe0 port is ACTIVE and it pings every other server over the segment; results of all
+#     servers are summed; a command failing on one server only fails the whole run.
 #
 #   runner_test.sh KERNEL_IMAGE MODULE_KO RUNNER TEST_BIN
 #
@@ -23,7 +26,8 @@
 #   RUNNER        selftests/vm/run-in-vm.sh
 #   TEST_BIN      a static kselftest-harness program that passes (e.g. selftests/layout_test)
 #
-# About 8 VM boots, one at a time (~1.5 min under TCG). Prints "ok N - ..." / "not ok N -
+# About 10 VM boots, one at a time, then 3 runs of 2, 2 and 3 guests at once (~3.5 min under
+# TCG on 2 quiet cores). Prints "ok N - ..." / "not ok N -
 # ..." per case (with the runner's output on failure), then "N passed, N failed"; exit 0
 # only if every case passed. Missing inputs fail (a test that cannot get its VM fails).
 # Environment: QEMU, as for the runner (the qemu-missing cases override it).
@@ -249,6 +253,66 @@ check "a message 'VM timed out after $hang_t s' on stderr" err_has_fixed "VM tim
 check "the failure 'vm: VM timed out after $hang_t s'" out_has_fixed "  - vm: VM timed out after $hang_t s"
 check "last line '0 passed, N failed' with N > 0" last_line_matches '^0 passed, [1-9][0-9]* failed$'
 case_end "a hung guest is killed after --timeout $hang_t with a failing status"
+
+# ------------------------------------------------------------------ --servers (the fabric test bed)
+# One server's view of the fabric, as TAP: its module's server_id, its rxe0 port, pings
+# to every other server over the segment.
+cat >"$work/fabric-check" <<'EOF'
+#!/bin/sh
+echo 1..3
+id=$(cat /sys/module/acl_share/parameters/server_id)
+if [ "$id" = "$ACL_SERVER_ID" ]; then
+	echo "ok 1 server_id $id"
+else
+	echo "not ok 1 server_id $id, ACL_SERVER_ID $ACL_SERVER_ID"
+fi
+st=$(cat /sys/class/infiniband/rxe0/ports/1/state)
+case $st in
+*ACTIVE) echo "ok 2 rxe0 port 1 $st" ;;
+*) echo "not ok 2 rxe0 port 1 $st" ;;
+esac
+bad=''
+for ip in $ACL_SERVER_IPS; do
+	[ "$ip" = "$ACL_SERVER_IP" ] && continue
+	ping -c 2 -W 5 "$ip" >/dev/null || bad="$bad $ip"
+done
+if [ -z "$bad" ]; then
+	echo "ok 3 server $id of $ACL_SERVERS ($ACL_SERVER_IP) pings $ACL_SERVER_IPS"
+else
+	echo "not ok 3 server $id: no ping reply from$bad"
+fi
+EOF
+chmod 755 "$work/fabric-check"
+
+# servers_case N: --servers N runs fabric-check on every server.
+servers_case() {
+	local ns=$1 i ips=''
+	for ((i = 0; i < ns; i++)); do ips+="${ips:+ }10.77.0.$((i + 1))"; done
+	vm "servers-$ns" 900 -- "${base[@]}" --mode test --timeout 600 --servers "$ns" -- "$work/fabric-check"
+	check "exit status 0 (got $rc)" rc_is 0
+	check "last line '$((3 * ns)) passed, 0 failed'" last_line_is "$((3 * ns)) passed, 0 failed"
+	for ((i = 0; i < ns; i++)); do
+		check "server $i: the fabric up ('[server $i] === fabric up: ... rxe0 port 1 4: ACTIVE')" \
+			out_has "^\[server $i\] === fabric up: server $i of $ns, eth0 10\.77\.0\.$((i + 1))/24, rxe0 port 1 4: ACTIVE"
+		check "server $i: its module's server_id is $i" out_has_fixed "[server $i] ok 1 server_id $i"
+		check "server $i: rxe0 port 1 ACTIVE" out_has_fixed "[server $i] ok 2 rxe0 port 1 4: ACTIVE"
+		check "server $i: pings every other server" \
+			out_has_fixed "[server $i] ok 3 server $i of $ns (10.77.0.$((i + 1))) pings $ips"
+	done
+	case_end "--servers $ns: $ns guests, server_id 0..$((ns - 1)), rxe0 ACTIVE on each, all ping each other"
+}
+servers_case 2
+
+vm servers-one-fails 900 -- "${base[@]}" --mode test --timeout 600 --servers 2 -- \
+	sh -c 'echo 1..1; echo "ok 1 ran on server $ACL_SERVER_ID"; [ "$ACL_SERVER_ID" != 1 ]'
+check "exit status 1 (got $rc)" rc_is 1
+check "last line '2 passed, 1 failed' (both servers' results summed)" last_line_is '2 passed, 1 failed'
+check "the failure '  - server 1: sh ...: exit status 1 without a failing TAP line'" \
+	out_has '^  - server 1: sh .*: exit status 1 without a failing TAP line$'
+check "no failure of server 0" bash -c "! grep -q '^  - server 0:' '$out'"
+case_end "--servers 2: a command that fails on server 1 only fails the run"
+
+servers_case 3
 
 echo "1..$n"
 echo "$passed passed, $failed failed"
