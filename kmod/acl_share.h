@@ -91,6 +91,8 @@ static inline void acl_phys_put(struct acl_phys *phys)
 
 /* vma.c */
 int acl_share_mmap(struct file *file, struct vm_area_struct *vma);
+int acl_phys_index(struct acl_phys *phys);
+void acl_phys_unindex(struct acl_phys *phys);
 
 /* handle.c */
 struct acl_ctx *acl_ctx_create(void);

@@ -82,6 +82,18 @@ static inline struct page *acl_alloc_chunk(gfp_t gfp, unsigned int order, int ni
 #endif
 
 /*
+ * 5.12 made vm_ops->map_pages return what it did (VM_FAULT_NOPAGE once it
+ * mapped the faulting address); before, the core looked at the PTE.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 12, 0)
+#define ACL_MAP_PAGES_RET vm_fault_t
+#define ACL_MAP_PAGES_NONE 0
+#else
+#define ACL_MAP_PAGES_RET void
+#define ACL_MAP_PAGES_NONE
+#endif
+
+/*
  * Before 5.11 a page charged to a memcg by __GFP_ACCOUNT was typed
  * PageKmemcg, a type kept in its _mapcount, which a user mapping needs.
  * acl_chunk_mappable() takes the type off a freshly charged chunk;

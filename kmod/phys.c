@@ -471,11 +471,16 @@ struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc
 	ret = acl_phys_populate(phys, loc_type == ACL_SHARE_LOC_HOST_NUMA ? loc_id : NUMA_NO_NODE);
 	if (ret)
 		goto err_file;
+	ret = acl_phys_index(phys);	/* fault-around (vma.c) */
+	if (ret)
+		goto err_chunks_free;
 
 	acl_stat_add(ACL_STAT_ALLOCATIONS, 1);
 	acl_stat_add(ACL_STAT_BYTES, length);
 	return phys;
 
+err_chunks_free:
+	acl_phys_free_chunks(phys, phys->nr_chunks);
 err_file:
 	acl_phys_put_file(phys);
 err_chunks:
@@ -491,6 +496,7 @@ void acl_phys_release(struct kref *ref)
 {
 	struct acl_phys *phys = container_of(ref, struct acl_phys, ref);
 
+	acl_phys_unindex(phys);
 	acl_phys_free_chunks(phys, phys->nr_chunks);
 	acl_phys_put_file(phys);
 	kvfree(phys->chunks);

@@ -8,9 +8,24 @@
  * address is mapped with one PMD by finish_fault(). The pages are ordinary
  * struct pages (no VM_PFNMAP/VM_MIXEDMAP): GUP, process_vm_readv() and
  * futexes work on them.
+ *
+ * Fault-around: the base pages of an ACL_MEM_NORMAL allocation are also
+ * entered, in order, in the page cache index (i_pages) of the allocation's
+ * own inode, each with a reference of the index's own, and marked
+ * uptodate; never on an LRU and never counted as page cache. A read fault
+ * then maps the resident neighbours too (up to fault_around_bytes, 64 KiB
+ * by default): vm_ops->map_pages is filemap_map_pages(), the one way a
+ * module may install several PTEs of pages it owns without VM_MIXEDMAP.
+ * What it maps is bounded by the index (this allocation's pages only), by
+ * i_size (its length) and by the VMA (the handle's length); the inode is
+ * the allocation's alone, so no other allocation's page can be found
+ * there. The extra reference keeps invalidation (drop_caches, fadvise)
+ * from taking the pages out: it sees them as in use. The index is emptied
+ * when the allocation is released, when no VMA is left.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/sched/signal.h>
 
 #include "acl_share.h"
@@ -59,6 +74,17 @@ static vm_fault_t acl_vm_fault(struct vm_fault *vmf)
 	return 0;
 }
 
+/*
+ * Read faults of a NORMAL mapping: map the resident pages around the
+ * faulting one. An inherited copy maps nothing: its faults SIGBUS.
+ */
+static ACL_MAP_PAGES_RET acl_vm_map_pages(struct vm_fault *vmf, pgoff_t start, pgoff_t end)
+{
+	if ((unsigned long)vmf->vma->vm_private_data & ACL_VMA_INHERITED)
+		return ACL_MAP_PAGES_NONE;
+	return filemap_map_pages(vmf, start, end);
+}
+
 #ifdef CONFIG_NUMA
 /*
  * No memory policy applies: the pages are placed at allocation and never
@@ -79,6 +105,86 @@ static const struct vm_operations_struct acl_vm_ops = {
 	.get_policy = acl_vm_get_policy,
 #endif
 };
+
+/* The same with fault-around, for allocations of base pages (indexed). */
+static const struct vm_operations_struct acl_vm_ops_normal = {
+	.open = acl_vm_open,
+	.close = acl_vm_close,
+	.fault = acl_vm_fault,
+	.map_pages = acl_vm_map_pages,
+#ifdef CONFIG_NUMA
+	.get_policy = acl_vm_get_policy,
+#endif
+};
+
+static bool acl_phys_indexed(const struct acl_phys *phys)
+{
+	return phys->chunk_size == PAGE_SIZE;
+}
+
+/*
+ * Takes the first @count pages out of the index again. Only invalidation
+ * (drop_caches) may still be looking at a page it found before: it checks
+ * page->mapping under the page lock and, while the index's reference is
+ * held, finds the page in use. So the mapping goes first, under the lock,
+ * and the reference after.
+ */
+static void acl_phys_unindex_pages(struct acl_phys *phys, pgoff_t count)
+{
+	struct page *page;
+	pgoff_t i;
+
+	xa_destroy(&phys->file->f_mapping->i_pages);
+	for (i = 0; i < count; i++) {
+		page = acl_phys_page(phys, i);
+		lock_page(page);
+		page->mapping = NULL;
+		unlock_page(page);
+		put_page(page);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
+
+/**
+ * acl_phys_index - enter a new allocation's pages in its inode's index
+ * @phys: the allocation, populated and not yet seen by anyone
+ *
+ * Only allocations of base pages (ACL_MEM_NORMAL) are indexed: a huge chunk
+ * is mapped by one fault already.
+ *
+ * Return: 0 or -ENOMEM (nothing indexed).
+ */
+int acl_phys_index(struct acl_phys *phys)
+{
+	struct xarray *xa = &phys->file->f_mapping->i_pages;
+	struct page *page;
+	pgoff_t i;
+	int ret;
+
+	if (!acl_phys_indexed(phys))
+		return 0;
+	for (i = 0; i < phys->nr_pages; i++) {
+		page = acl_phys_page(phys, i);
+		SetPageUptodate(page);
+		ret = xa_err(xa_store_irq(xa, i, page, GFP_KERNEL_ACCOUNT));
+		if (ret) {
+			acl_phys_unindex_pages(phys, i);
+			return ret;
+		}
+		get_page(page);
+		if (!(i % 4096))
+			cond_resched();
+	}
+	return 0;
+}
+
+/* The allocation is being released (no VMA is left): empty its index. */
+void acl_phys_unindex(struct acl_phys *phys)
+{
+	if (acl_phys_indexed(phys))
+		acl_phys_unindex_pages(phys, phys->nr_pages);
+}
 
 /**
  * acl_share_mmap - map a handle's allocation
@@ -126,7 +232,7 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 	 * do: the VMA is linked into its mapping, so the reverse map sees it.
 	 */
 	vma_set_file(vma, phys->file);
-	vma->vm_ops = &acl_vm_ops;
+	vma->vm_ops = acl_phys_indexed(phys) ? &acl_vm_ops_normal : &acl_vm_ops;
 	vma->vm_private_data = phys;
 	acl_stat_add(ACL_STAT_MAPPINGS, 1);
 	return 0;
