@@ -22,7 +22,7 @@ set -euo pipefail
 packages=(
 	build-essential gcc g++ make pkg-config meson ninja-build
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 xz-utils kmod
-	qemu-system-x86 busybox-static cpio gzip
+	qemu-system-x86 busybox-static cpio gzip iproute2
 	sparse
 	debhelper dh-dkms dkms lintian
 	flex bison bc libelf-dev libssl-dev
