@@ -9,11 +9,14 @@
  *  - closing a file that holds tens of thousands of handles frees them in
  *    slices: another process's calls, on the same CPU, are never held up
  *    for long (the figures are printed);
+ *  - SetPid calls of several threads at once, each merging with the lock
+ *    held for reading and swapping under the write lock, lose no entry;
  *  - read faults of ACL_MEM_NORMAL memory map the neighbouring pages too
  *    (fault-around): far fewer faults than pages, and only pages of the
  *    mapping's own allocation, within the mapping, still there after
  *    drop_caches; an inherited copy (MADV_DOFORK) still SIGBUSes.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <time.h>
 #include <linux/acl_share.h>
@@ -484,6 +487,137 @@ TEST_F_TIMEOUT(scale, teardown_of_many_handles_does_not_block_others, 600)
 	self->fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->fd);
 	munmap(sh, sizeof(*sh));
+}
+
+/* ------------------------------------------------------------------ */
+/* Whitelist                                                           */
+/* ------------------------------------------------------------------ */
+
+#define WL_THREADS 4
+#define WL_PER_THREAD 16
+/*
+ * Processes listed first, so that every merge copies this many entries and
+ * the threads' merges overlap: without the generation check a swap would
+ * drop another thread's pid (seen failing with the check removed).
+ */
+#define WL_FILL 2048
+
+struct wl_thread {
+	int fd;
+	uint64_t *key;
+	int32_t pids[WL_PER_THREAD];
+	int failed;
+};
+
+static int set_pid(int fd, uint64_t *key, int32_t *pids, uint32_t n)
+{
+	struct acl_share_set_pid sp = {
+		.size = sizeof(sp),
+		.share_type = ACL_SHARE_HANDLE_DEFAULT,
+		.shareable_len = ACL_SHARE_DEFAULT_HANDLE_LEN,
+		.shareable_uptr = (uintptr_t)key,
+		.pids_uptr = (uintptr_t)pids,
+		.num_pids = n,
+	};
+
+	return acl_ioctl(fd, ACL_SHARE_IOC_SET_PID, &sp);
+}
+
+/* One SetPid per pid, so that the threads' swaps interleave. */
+static void *wl_thread_fn(void *arg)
+{
+	struct wl_thread *t = arg;
+
+	for (int i = 0; i < WL_PER_THREAD; i++)
+		if (set_pid(t->fd, t->key, &t->pids[i], 1))
+			t->failed++;
+	return NULL;
+}
+
+TEST_F(scale, concurrent_set_pid_loses_no_entry)
+{
+	static int32_t fill[WL_FILL];
+	struct wl_thread t[WL_THREADS];
+	pthread_t thr[WL_THREADS];
+	pid_t kids[WL_THREADS * WL_PER_THREAD];
+	int go[2], hold[2], nkids = 0;
+	uint64_t key = 0;
+	uint32_t h;
+
+	ASSERT_EQ(0, acl_raw_alloc(self->fd, acl_page_size(), MEM_NORMAL, ACL_SHARE_LOC_HOST, 0,
+				   &h, NULL));
+	{
+		struct acl_share_export e = {
+			.size = sizeof(e),
+			.handle = h,
+			.share_type = ACL_SHARE_HANDLE_DEFAULT,
+			.shareable_uptr = (uintptr_t)&key,
+			.shareable_len = ACL_SHARE_DEFAULT_HANDLE_LEN,
+		};
+
+		ASSERT_EQ(0, acl_ioctl(self->fd, ACL_SHARE_IOC_EXPORT, &e));
+	}
+	/* Listed processes that wait for the end of the test (EOF on hold). */
+	ASSERT_EQ(0, pipe2(hold, O_CLOEXEC));
+	for (int i = 0; i < WL_FILL; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			char c;
+
+			close(hold[1]);
+			_exit(read(hold[0], &c, 1) == 0 ? 0 : 1);
+		}
+		fill[i] = pid;
+	}
+	close(hold[0]);
+	ASSERT_EQ(0, set_pid(self->fd, &key, fill, WL_FILL));
+
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	for (int i = 0; i < WL_THREADS * WL_PER_THREAD; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			uint32_t ih;
+			char c;
+			int fd;
+
+			close(go[1]);
+			close(hold[1]);
+			CHILD_CHECK(read(go[0], &c, 1) == 1, "no word to import");
+			fd = open(ACL_DEV_PATH, O_RDWR | O_CLOEXEC);
+			CHILD_CHECK(fd >= 0, "open: %s", strerror(errno));
+			CHILD_CHECK(import_key(fd, &key, &ih) == 0, "import refused: %s (whitelist "
+				    "lost this process)", strerror(errno));
+			_exit(0);
+		}
+		kids[nkids++] = pid;
+	}
+	close(go[0]);
+	for (int i = 0; i < WL_THREADS; i++) {
+		t[i] = (struct wl_thread){ .fd = self->fd, .key = &key };
+		for (int j = 0; j < WL_PER_THREAD; j++)
+			t[i].pids[j] = kids[i * WL_PER_THREAD + j];
+	}
+	for (int i = 0; i < WL_THREADS; i++)
+		ASSERT_EQ(0, pthread_create(&thr[i], NULL, wl_thread_fn, &t[i]));
+	for (int i = 0; i < WL_THREADS; i++) {
+		pthread_join(thr[i], NULL);
+		EXPECT_EQ(0, t[i].failed);
+	}
+	for (int i = 0; i < nkids; i++)
+		ASSERT_EQ(1, write(go[1], "g", 1));
+	close(go[1]);
+	for (int i = 0; i < nkids; i++)
+		ASSERT_CHILD_OK(kids[i]);
+	/* All listed already (the fillers): changes nothing, fails nothing. */
+	EXPECT_EQ(0, set_pid(self->fd, &key, fill, WL_FILL));
+	close(hold[1]);
+	for (int i = 0; i < WL_FILL; i++)
+		ASSERT_CHILD_OK(fill[i]);
+	EXPECT_EQ(0, acl_raw_free(self->fd, h));
 }
 
 /* ------------------------------------------------------------------ */
