@@ -303,6 +303,7 @@ servers_case() {
 }
 servers_case 2
 
+# shellcheck disable=SC2016 # expanded in the guest
 vm servers-one-fails 900 -- "${base[@]}" --mode test --timeout 600 --servers 2 -- \
 	sh -c 'echo 1..1; echo "ok 1 ran on server $ACL_SERVER_ID"; [ "$ACL_SERVER_ID" != 1 ]'
 check "exit status 1 (got $rc)" rc_is 1
