@@ -64,6 +64,18 @@
  * page; and the mmap offset of an allocation is its handle shifted by
  * acl_page_shift(). (Touching memory every SZ_4K still touches every page.)
  */
+/*
+ * A kernel on which every call is many times slower (the debug leg: KASAN,
+ * lockdep, kmemleak; the VM runner passes ACL_SLOW_KERNEL=1): tests that
+ * make objects by the ten thousand make fewer there, and say so.
+ */
+static inline bool acl_slow_kernel(void)
+{
+	const char *s = getenv("ACL_SLOW_KERNEL");
+
+	return s && s[0] == '1';
+}
+
 static inline size_t acl_page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
