@@ -276,6 +276,8 @@ TEST_F(scale, numbers_do_not_cross_files)
  * of them on the slow debug kernel, where 100,000 take six minutes.
  */
 #define TEARDOWN_HANDLES 100000
+/* At most this much memory in them: 100,000 pages of 16 KiB do not fit in the test VM. */
+#define TEARDOWN_BYTES (512UL << 20)
 #define TEARDOWN_MAX_FILES 8
 
 /*
@@ -403,6 +405,8 @@ TEST_F_TIMEOUT(scale, teardown_of_many_handles_does_not_block_others, 600)
 	double t0;
 	uint32_t h;
 
+	if (n > TEARDOWN_BYTES / psz)
+		n = (unsigned int)(TEARDOWN_BYTES / psz);
 	acl_read_param("max_exports", &max_exports);
 	nfiles = (int)((n + max_exports - 1) / max_exports);
 	if (nfiles > TEARDOWN_MAX_FILES)
