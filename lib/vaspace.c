@@ -7,13 +7,12 @@
  * nothing else can land in it. aclrtMapMem replaces part of it with a
  * MAP_SHARED|MAP_FIXED mapping of /dev/acl_share; aclrtUnmapMem puts the
  * PROT_NONE placeholder back. Reservations and mappings are kept in two
- * balanced trees (tsearch(3)) ordered by address, under va_lock: every
- * lookup is O(log n) however many there are.
+ * address indexes (struct va_index below), under va_lock: finding the range
+ * that contains an address costs the same whatever their number.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <search.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-/* The first member of both kinds of node: the tree's key. */
+/* The first member of both kinds of range: what the index knows of it. */
 struct va_range {
 	uintptr_t base;
 	size_t size;
@@ -45,8 +44,254 @@ struct mapping {
 	uint32_t loc_id;
 };
 
+/*
+ * The address index: a radix tree over the 64-bit address space, shaped
+ * like a page table. A node has 512 slots; a slot of level l covers
+ * 2^(12 + 9 l) bytes (4 KiB at level 0, 2 MiB at 1, 1 GiB at 2, 512 GiB at
+ * 3, ...; six levels cover 64 bits). A slot is empty (0), a child node, or
+ * a range that covers the slot's whole span (the range's address with bit 0
+ * set), as a page table holds a huge page at a higher level. A range is
+ * entered in the fewest slots that cover it exactly, and the ranges of one
+ * index never overlap, so a slot names at most one range.
+ *
+ * Costs, for an index of any number of ranges:
+ *  - finding the range that contains an address (va_find): at most 6 slot
+ *    reads, one per level, never a compare against other ranges;
+ *  - entering or removing a range, or finding the first range overlapping
+ *    [b, b + size) (va_first): a range covers whole slots at each level
+ *    except at its two ends, so it touches at most 2 x 511 slots a level
+ *    (about 6,000 in all for a range of many TiB that starts and ends
+ *    mid-page) and typically 1: a 2 MiB reservation at 2 MiB, a 4 KiB
+ *    mapping, a 1 GiB mapping at 1 GiB. What it costs grows with how
+ *    ragged the range's ends are, never with the number of other ranges.
+ *  - memory: a 4 KiB node per 512 neighbouring slots in use, as page
+ *    tables; at worst, a small range alone far from every other costs the
+ *    nodes of its own path below the shared ones (two nodes, 8 KiB, for a
+ *    4 KiB mapping alone in its 1 GiB).
+ * Precondition of va_index_add(): base and size are multiples of 4 KiB
+ * (reservations are of 2 MiB, mappings are aligned to their granularity,
+ * which is at least the page, and as long as their allocation, a multiple
+ * of it). Queries take any bytes.
+ */
+#define IX_BITS 9
+#define IX_FAN (1u << IX_BITS)
+#define IX_LEVELS 6
+#define IX_LEAF 1u
+
+struct ix_node {
+	uintptr_t slot[IX_FAN];
+	unsigned int used; /* slots not empty */
+};
+
+struct va_index {
+	struct ix_node *root; /* level IX_LEVELS - 1, covering every address */
+};
+
+static unsigned int ix_shift(int level)
+{
+	return 12 + IX_BITS * (unsigned int)level;
+}
+
+/* The last address of the node of @level whose first one is @start. */
+static uint64_t ix_node_last(int level, uint64_t start)
+{
+	unsigned int span = ix_shift(level) + IX_BITS;
+
+	return span >= 64 ? UINT64_MAX : start + (((uint64_t)1 << span) - 1);
+}
+
+/* The slots [*i, *j] of the node (@level, @start) that [b, last] touches. */
+static void ix_slots(int level, uint64_t start, uint64_t b, uint64_t last, unsigned int *i,
+		     unsigned int *j)
+{
+	unsigned int sh = ix_shift(level);
+	uint64_t nl = ix_node_last(level, start);
+
+	*i = b > start ? (unsigned int)((b - start) >> sh) : 0;
+	*j = last < nl ? (unsigned int)((last - start) >> sh) : IX_FAN - 1;
+}
+
+static struct va_range *va_find(const struct va_index *ix, uintptr_t p)
+{
+	const struct ix_node *n = ix->root;
+
+	for (int l = IX_LEVELS - 1; n; l--) {
+		uintptr_t s = n->slot[((uint64_t)p >> ix_shift(l)) & (IX_FAN - 1)];
+
+		if (s & IX_LEAF)
+			return (struct va_range *)(s - IX_LEAF);
+		n = l ? (const struct ix_node *)s : NULL;
+	}
+	return NULL;
+}
+
+/* The lowest range of the subtree @n (@level, first address @start) that meets [b, last]. */
+static struct va_range *ix_first(const struct ix_node *n, int level, uint64_t start, uint64_t b,
+				 uint64_t last)
+{
+	unsigned int i, j, sh = ix_shift(level);
+
+	ix_slots(level, start, b, last, &i, &j);
+	for (unsigned int k = i; k <= j; k++) {
+		uintptr_t s = n->slot[k];
+		struct va_range *r;
+
+		if (!s)
+			continue;
+		if (s & IX_LEAF)
+			return (struct va_range *)(s - IX_LEAF);
+		if (!level)
+			continue;
+		r = ix_first((const struct ix_node *)s, level - 1, start + ((uint64_t)k << sh), b,
+			     last);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* The range at the lowest address that overlaps [p, p + size), size > 0. */
+static struct va_range *va_first(const struct va_index *ix, uintptr_t p, size_t size)
+{
+	uint64_t b = p, last = b + (size - 1);
+
+	if (last < b)
+		last = UINT64_MAX;
+	return ix->root ? ix_first(ix->root, IX_LEVELS - 1, 0, b, last) : NULL;
+}
+
+/* Empties the slots of [b, last] that hold @v and frees the nodes left empty. */
+static void ix_remove(struct ix_node *n, int level, uint64_t start, uint64_t b, uint64_t last,
+		      uintptr_t v)
+{
+	unsigned int i, j, sh = ix_shift(level);
+
+	ix_slots(level, start, b, last, &i, &j);
+	for (unsigned int k = i; k <= j; k++) {
+		uintptr_t s = n->slot[k];
+		struct ix_node *c = (struct ix_node *)s;
+
+		if (s != v && (!s || (s & IX_LEAF) || !level))
+			continue;
+		if (s != v) {
+			ix_remove(c, level - 1, start + ((uint64_t)k << sh), b, last, v);
+			if (c->used)
+				continue;
+			free(c);
+		}
+		n->slot[k] = 0;
+		n->used--;
+	}
+}
+
+/*
+ * Enters @v in the slots that cover [b, last] exactly; -ENOMEM, or -EEXIST
+ * if a slot on the way is taken (the ranges overlap), leaving what was
+ * entered for ix_remove().
+ */
+static int ix_add(struct ix_node *n, int level, uint64_t start, uint64_t b, uint64_t last,
+		  uintptr_t v)
+{
+	unsigned int i, j, sh = ix_shift(level);
+
+	ix_slots(level, start, b, last, &i, &j);
+	for (unsigned int k = i; k <= j; k++) {
+		uint64_t first = start + ((uint64_t)k << sh), end = first + (((uint64_t)1 << sh) - 1);
+		struct ix_node *c;
+		int ret;
+
+		if (b <= first && end <= last) { /* the whole slot */
+			if (n->slot[k])
+				return -EEXIST;
+			n->slot[k] = v;
+			n->used++;
+			continue;
+		}
+		if (!level || (n->slot[k] & IX_LEAF))
+			return -EEXIST; /* a part of a page, or a slot another range covers */
+		c = (struct ix_node *)n->slot[k];
+		if (!c) {
+			c = calloc(1, sizeof(*c));
+			if (!c)
+				return -ENOMEM;
+			n->slot[k] = (uintptr_t)c;
+			n->used++;
+		}
+		ret = ix_add(c, level - 1, first, b, last, v);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Removes range r, entered by va_index_add(). */
+static void va_index_del(struct va_index *ix, struct va_range *r)
+{
+	if (!ix->root)
+		return;
+	ix_remove(ix->root, IX_LEVELS - 1, 0, r->base, (uint64_t)r->base + (r->size - 1),
+		  (uintptr_t)r | IX_LEAF);
+	if (!ix->root->used) {
+		free(ix->root);
+		ix->root = NULL;
+	}
+}
+
+/*
+ * Enters range r, which overlaps none of the index (the caller looked with
+ * va_first()); false if out of memory, with nothing of r left in the index.
+ */
+static bool va_index_add(struct va_index *ix, struct va_range *r)
+{
+	int ret;
+
+	if (!ix->root) {
+		ix->root = calloc(1, sizeof(*ix->root));
+		if (!ix->root)
+			return false;
+	}
+	ret = ix_add(ix->root, IX_LEVELS - 1, 0, r->base, (uint64_t)r->base + (r->size - 1),
+		     (uintptr_t)r | IX_LEAF);
+	if (ret)
+		va_index_del(ix, r);
+	return ret == 0;
+}
+
+/*
+ * Frees the subtree @n, calling fn once on every range in it, in address
+ * order: at the slot that holds the range's last byte, after which no slot
+ * names it any more.
+ */
+static void ix_destroy(struct ix_node *n, int level, uint64_t start, void (*fn)(void *))
+{
+	unsigned int sh = ix_shift(level);
+
+	for (unsigned int k = 0; k < IX_FAN; k++) {
+		uintptr_t s = n->slot[k];
+		uint64_t first = start + ((uint64_t)k << sh), end = first + (((uint64_t)1 << sh) - 1);
+
+		if (s & IX_LEAF) {
+			struct va_range *r = (struct va_range *)(s - IX_LEAF);
+			uint64_t rlast = (uint64_t)r->base + (r->size - 1);
+
+			if (rlast >= first && rlast <= end)
+				fn(r);
+		} else if (s && level) {
+			ix_destroy((struct ix_node *)s, level - 1, first, fn);
+		}
+	}
+	free(n);
+}
+
+static void va_index_destroy(struct va_index *ix, void (*fn)(void *))
+{
+	if (ix->root)
+		ix_destroy(ix->root, IX_LEVELS - 1, 0, fn);
+	ix->root = NULL;
+}
+
 static pthread_mutex_t va_lock = PTHREAD_MUTEX_INITIALIZER;
-static void *resv_root, *map_root; /* tsearch(3) trees */
+static struct va_index resv_ix, map_ix;
 
 /*
  * Where the next reservation is tried first: just below the last one made
@@ -66,30 +311,6 @@ void shim_va_unlock(void)
 	pthread_mutex_unlock(&va_lock);
 }
 
-/*
- * Ranges in the trees never overlap, so "overlaps" is "equal": a lookup of
- * [p, p + 1) finds the range containing p, a lookup of a longer range finds
- * one of the ranges it overlaps.
- */
-static int range_cmp(const void *a, const void *b)
-{
-	const struct va_range *x = a, *y = b;
-
-	if (x->base + x->size <= y->base)
-		return -1;
-	if (y->base + y->size <= x->base)
-		return 1;
-	return 0;
-}
-
-static void *find_range(void *const *root, uintptr_t base, size_t size)
-{
-	struct va_range key = { .base = base, .size = size ? size : 1 };
-	void **n = tfind(&key, root, range_cmp);
-
-	return n ? *n : NULL;
-}
-
 static void unmap_resv(void *p)
 {
 	struct resv *r = p;
@@ -101,20 +322,19 @@ static void unmap_resv(void *p)
 /* In a fork() child, with va_lock held: forget and unmap the parent's ranges. */
 void shim_va_forget_child(void)
 {
-	tdestroy(resv_root, unmap_resv);
-	tdestroy(map_root, free);
-	resv_root = map_root = NULL;
+	va_index_destroy(&resv_ix, unmap_resv);
+	va_index_destroy(&map_ix, free);
 	va_hint = 0;
 }
 
 static struct resv *resv_containing(uintptr_t p)
 {
-	return find_range(&resv_root, p, 1);
+	return (struct resv *)va_find(&resv_ix, p);
 }
 
 static struct mapping *map_containing(uintptr_t p)
 {
-	return find_range(&map_root, p, 1);
+	return (struct mapping *)va_find(&map_ix, p);
 }
 
 static struct mapping *map_starting(uintptr_t p)
@@ -205,10 +425,9 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 	char eb[SHIM_ERRSTR_LEN];
 	size_t rsize, align;
 	struct resv *res;
-	struct resv *overlap;
+	struct va_range *overlap;
 	uintptr_t base = 0;
 	aclError ret = ACL_SUCCESS;
-	void **node;
 	void *p;
 
 	if (!virPtr)
@@ -276,20 +495,19 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 	}
 	res->r = (struct va_range){ .base = base, .size = rsize };
 	pthread_mutex_lock(&va_lock);
-	node = tsearch(res, &resv_root, range_cmp);
 	/*
 	 * The kernel gave us the range, so no reservation can overlap it; one
 	 * that does was unmapped behind the library's back (munmap(2) of a
 	 * reservation by the program) and is refused here rather than shared.
 	 */
-	overlap = node && *node != res ? *node : NULL;
+	overlap = va_first(&resv_ix, base, rsize);
 	if (overlap)
 		ret = shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				"%s: the range [%p, +0x%zx) the kernel gave overlaps the reservation "
 				"[%p, +0x%zx), which this process unmapped without "
 				"aclrtReleaseMemAddress",
-				fn, (void *)base, rsize, (void *)overlap->r.base, overlap->r.size);
-	else if (!node)
+				fn, (void *)base, rsize, (void *)overlap->base, overlap->size);
+	else if (!va_index_add(&resv_ix, &res->r))
 		ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				"%s: out of memory for the reservation table", fn);
 	if (ret) {
@@ -339,8 +557,8 @@ aclError aclrtReleaseMemAddress(void *virPtr)
 		pthread_mutex_unlock(&va_lock);
 		return ret;
 	}
-	tdelete(r, &resv_root, range_cmp);
-	/* Under the lock: a fork() child must not inherit a range in neither tree. */
+	va_index_del(&resv_ix, &r->r);
+	/* Under the lock: a fork() child must not inherit a range in neither index. */
 	munmap((void *)r->r.base, r->r.size);
 	pthread_mutex_unlock(&va_lock);
 	atomic_store(&va_hint, r->r.base + r->r.size);
@@ -353,11 +571,11 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 	uintptr_t p = (uintptr_t)virPtr;
 	struct shim_handle_info hi;
 	char eb[SHIM_ERRSTR_LEN];
-	struct mapping *m, *o;
+	struct va_range *o;
+	struct mapping *m;
 	struct resv *r;
 	size_t gran;
 	aclError ret;
-	void **node;
 	void *va;
 	int fd = -1, err;
 
@@ -378,11 +596,12 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: virPtr %p + size 0x%zx crosses the end of the reservation [%p, +0x%zx)",
 				 fn, virPtr, size, (void *)r->r.base, r->r.size);
-	o = find_range(&map_root, p, size);
+	o = va_first(&map_ix, p, size ? size : 1);
 	if (o)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 				 "%s: virPtr %p + size 0x%zx overlaps the mapping [%p, +0x%zx) of handle %p",
-				 fn, virPtr, size, (void *)o->r.base, o->r.size, o->handle);
+				 fn, virPtr, size, (void *)o->base, o->size,
+				 ((struct mapping *)o)->handle);
 	gran = shim_granularity(hi.mem_attr, hi.loc_type);
 	if (p % gran != 0)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
@@ -400,8 +619,7 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 		.loc_type = hi.loc_type,
 		.loc_id = hi.loc_id,
 	};
-	node = tsearch(m, &map_root, range_cmp);
-	if (!node) {
+	if (!va_index_add(&map_ix, &m->r)) {
 		free(m);
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: out of memory for the mapping table", fn);
@@ -439,7 +657,7 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 	return ACL_SUCCESS;
 
 err_forget:
-	tdelete(m, &map_root, range_cmp);
+	va_index_del(&map_ix, &m->r);
 	free(m);
 	return ret;
 }
@@ -501,7 +719,7 @@ aclError aclrtUnmapMem(void *virPtr)
 		return ret;
 	}
 	m->resv->n_maps--;
-	tdelete(m, &map_root, range_cmp);
+	va_index_del(&map_ix, &m->r);
 	pthread_mutex_unlock(&va_lock);
 	free(m);
 	return ACL_SUCCESS;
