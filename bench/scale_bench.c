@@ -48,6 +48,15 @@
  *     The module caps a whitelist at 65,535 entries (max_pids_per_handle),
  *     so that is the top level of this kind.
  *
+ * The mappings and reservations kinds each get a raw row after the
+ * library's: the system calls the library makes for those ACL calls, made
+ * directly by the same BIG and CTL (mmap of the device MAP_FIXED into the
+ * reservation, then the PROT_NONE placeholder back over it; mmap of 2 MiB
+ * at the library's hint, then munmap). Its ratio is what the kernel's VMA
+ * tree costs at N; the library's row beyond it is what the library adds.
+ * The line before each level's rows says how many VMAs BIG and CTL have
+ * (reservations side by side merge into one).
+ *
  * After each of the exports and mappings kinds, BIG exits holding its N
  * objects, while CTL calls aclrtMallocPhysical + aclrtFreePhysical in a
  * loop: the exit's length and CTL's slowest call during it are printed
@@ -72,12 +81,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "acl/acl.h"
+/* The raw rows' QUERY; the bench is built without the UAPI include path. */
+#include "../include/uapi/linux/acl_share.h"
 
 #define GOAL 1.10
 #define WAVE 1024		/* sleepers whitelisted per SetPid */
@@ -125,6 +138,7 @@ enum op {
 	OP_BATCH,	/* n timed calls of kind `what` (on key, pid); reply: ns */
 	OP_PROBE,	/* Malloc+Free until the next message; reply: slowest, count */
 	OP_PIN,		/* run on CPU n from now on */
+	OP_VMAS,	/* reply: count = the VMAs of this process */
 };
 
 enum what {
@@ -135,6 +149,8 @@ enum what {
 	B_ADDR_RANGE,
 	B_RESERVE_RELEASE,
 	B_SETPID,
+	B_RAW_MAP_UNMAP,	/* B_MAP_UNMAP's system calls, without the library */
+	B_RAW_RESERVE_RELEASE,	/* B_RESERVE_RELEASE's */
 };
 
 struct cmd {
@@ -188,6 +204,10 @@ static char *map_base;
 static int64_t n_maps, map_top;
 static void **resv;
 static int64_t n_resv, resv_cap;
+/* For the raw rows: the library's descriptor, map_h's mmap offset, the lowest reservation. */
+static int raw_fd = -1;
+static off_t raw_off;
+static uintptr_t raw_hint = UINTPTR_MAX;
 
 static void grow_exports(int64_t n)
 {
@@ -220,6 +240,57 @@ static void write_proc(const char *path, long v)
 		close(fd);
 }
 
+/* The lines of /proc/self/maps. */
+static uint64_t count_vmas(void)
+{
+	static char buf[1 << 16];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	uint64_t n = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		die("open of /proc/self/maps");
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+	if (r < 0)
+		die("read of /proc/self/maps");
+	close(fd);
+	return n;
+}
+
+/*
+ * For the raw rows: the library's descriptor of /dev/acl_share (found in
+ * /proc/self/fd) and the mmap offset of map_h, from the module's QUERY on
+ * that descriptor (the library's handle value is the module's number), so
+ * that the raw calls map the very file and offset the library maps.
+ */
+static void find_raw_mapping(void)
+{
+	struct acl_share_query q;
+	char path[64], target[64];
+
+	for (int fd = 0; fd < 1024 && raw_fd < 0; fd++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			if (strstr(target, "acl_share"))
+				raw_fd = fd;
+		}
+	}
+	if (raw_fd < 0)
+		die("the library's descriptor of /dev/acl_share");
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.handle = (uint32_t)(uintptr_t)map_h;
+	if (ioctl(raw_fd, ACL_SHARE_IOC_QUERY, &q))
+		die("ACL_SHARE_IOC_QUERY");
+	raw_off = (off_t)q.out_mmap_offset;
+}
+
 /*
  * n mappings of one page side by side; the extra one goes at index top + 1,
  * a placeholder page on either side of it at every level (and the same
@@ -235,6 +306,8 @@ static void grow_maps(int64_t n, int64_t top)
 	}
 	for (; n_maps < n; n_maps++)
 		ACL_OK(aclrtMapMem(map_base + n_maps * PAGE_BYTES, PAGE_BYTES, 0, map_h, 0));
+	if (raw_fd < 0)
+		find_raw_mapping();
 }
 
 static void grow_resv(int64_t n)
@@ -245,8 +318,11 @@ static void grow_resv(int64_t n)
 			die("realloc");
 		resv_cap = n;
 	}
-	for (; n_resv < n; n_resv++)
+	for (; n_resv < n; n_resv++) {
 		ACL_OK(aclrtReserveMemAddress(&resv[n_resv], RESV_BYTES, 0, NULL, 0));
+		if ((uintptr_t)resv[n_resv] < raw_hint)
+			raw_hint = (uintptr_t)resv[n_resv];
+	}
 }
 
 /* One call (or pair) of kind @what. */
@@ -287,6 +363,21 @@ static void one_call(int what, uint64_t key, int32_t pid)
 		break;
 	case B_SETPID:
 		ACL_OK(aclrtMemSetPidToShareableHandle(key, &pid, 1));
+		break;
+	case B_RAW_MAP_UNMAP:	/* what aclrtMapMem and aclrtUnmapMem call */
+		p = map_base + (map_top + 1) * PAGE_BYTES;
+		if (mmap(p, PAGE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, raw_fd,
+			 raw_off) != p)
+			die("mmap of the device");
+		if (mmap(p, PAGE_BYTES, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != p)
+			die("mmap of the placeholder");
+		break;
+	case B_RAW_RESERVE_RELEASE:	/* ... aclrtReserveMemAddress at its hint, and Release */
+		p = mmap((void *)(raw_hint - RESV_BYTES), RESV_BYTES, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED || munmap(p, RESV_BYTES))
+			die("mmap or munmap of a reservation");
 		break;
 	}
 }
@@ -345,6 +436,9 @@ static void __attribute__((noreturn)) worker(int s, const char *name)
 			break;
 		case OP_PIN:
 			pin((int)c.n);
+			break;
+		case OP_VMAS:
+			r.count = count_vmas();
 			break;
 		case OP_BATCH:
 			t0 = now_ns();
@@ -628,6 +722,16 @@ static void kind_exports(int64_t top)
 	reap(&ctl);
 }
 
+/* How many VMAs BIG and CTL have, and how long counting them took. */
+static void vmas(const char *kind, struct peer *big, struct peer *ctl)
+{
+	uint64_t t0 = now_ns(), b = call_op(big, OP_VMAS, 0, 0, 0).count;
+	double t = (double)(now_ns() - t0) / 1e9;
+
+	printf("  (%s: BIG has %" PRIu64 " VMAs, CTL %" PRIu64 "; /proc/self/maps read in %.1f s)\n",
+	       kind, b, call_op(ctl, OP_VMAS, 0, 0, 0).count, t);
+}
+
 static void kind_mappings(int64_t top)
 {
 	struct peer big = spawn("scale_bench[mappings big]");
@@ -642,7 +746,10 @@ static void kind_mappings(int64_t top)
 		if (l)
 			printf("  (%" PRId64 " mappings made in %.1f s)\n", levels[l],
 			       (double)(now_ns() - t0) / 1e9);
+		vmas("mappings", &big, &ctl);
 		row("mappings", "MapMem+UnmapMem", levels[l], B_MAP_UNMAP, 1,
+		    &big, 0, 0, &ctl, 0, 0);
+		row("mappings", "raw: mmap of the device+placeholder", levels[l], B_RAW_MAP_UNMAP, 1,
 		    &big, 0, 0, &ctl, 0, 0);
 		row("mappings", "MemGetAddressRange", levels[l], B_ADDR_RANGE, 10,
 		    &big, 0, 0, &ctl, 0, 0);
@@ -661,8 +768,11 @@ static void kind_reservations(int64_t top)
 	call_op(&ctl, OP_GROW_RESV, 1, 0, 0);
 	for (int l = 0; l < n_levels; l++) {
 		call_op(&big, OP_GROW_RESV, levels[l], 0, 0);
+		vmas("reservations", &big, &ctl);
 		row("reservations", "ReserveMemAddress+Release", levels[l], B_RESERVE_RELEASE, 1,
 		    &big, 0, 0, &ctl, 0, 0);
+		row("reservations", "raw: mmap at the hint+munmap", levels[l],
+		    B_RAW_RESERVE_RELEASE, 1, &big, 0, 0, &ctl, 0, 0);
 	}
 	quit(&big);
 	reap(&big);
