@@ -36,6 +36,7 @@
 /* Module parameters (main.c). */
 extern unsigned int acl_device_count;
 extern unsigned int acl_server_id;
+u32 acl_share_server_id(void);
 extern unsigned int acl_max_exports;
 extern unsigned int acl_max_pids_per_handle;
 

@@ -30,6 +30,13 @@ unsigned int acl_server_id;
 module_param_named(server_id, acl_server_id, uint, 0444);
 MODULE_PARM_DESC(server_id, "Server id carried by FABRIC shareable handles (default 0)");
 
+/* For acl_share_fabric.ko, which links this server with the others. */
+u32 acl_share_server_id(void)
+{
+	return acl_server_id;
+}
+EXPORT_SYMBOL_GPL(acl_share_server_id);
+
 unsigned int acl_max_exports = 65536;
 module_param_named(max_exports, acl_max_exports, uint, 0444);
 MODULE_PARM_DESC(max_exports, "Live exports per open file (default 65536)");

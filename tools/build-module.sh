@@ -32,3 +32,7 @@ gcc-*) command -v "$cross$kcc" >/dev/null 2>&1 || set -- "$@" CC="${cross}gcc" ;
 esac
 make -s -C "$kdir" M="$work" "$@" modules
 cp "$work/acl_share.ko" "$out/acl_share.ko"
+# acl_share_fabric.ko exists where the kernel has rdma_cm and configfs (Kbuild)
+if [ -f "$work/acl_share_fabric.ko" ]; then
+	cp "$work/acl_share_fabric.ko" "$out/acl_share_fabric.ko"
+fi

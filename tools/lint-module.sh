@@ -30,7 +30,7 @@ checkpatch() {
 # kmod/compat.h is the one place where kernel versions are compared, which
 # checkpatch discourages in code meant for mainline, and where old kernels'
 # CamelCase page-type helpers are called.
-if ! checkpatch '' $(ls "$src"/kmod/*.c "$src"/kmod/*.h | grep -v '/compat\.h$') \
+if ! checkpatch '' $(ls "$src"/kmod/*.c "$src"/kmod/*.h "$src"/kmod/fabric/*.[ch] | grep -v '/compat\.h$') \
 	"$src"/include/uapi/linux/acl_share.h ||
 	! checkpatch ,LINUX_VERSION_CODE,CONSTANT_COMPARISON,CAMELCASE "$src"/kmod/compat.h; then
 	status=1

@@ -53,10 +53,15 @@
 #   --modules-dir DIR  (--servers) the kernel's modules, DIR/kernel/... (default: the folder
 #                      matching the image: /lib/modules/<release> for /boot/vmlinuz-<release>,
 #                      X/lib/modules/<release> for X/boot/vmlinuz-<release>, as
-#                      tools/fetch-kernel.sh unpacks them); dependencies are read with modinfo
+#                      tools/fetch-kernel.sh unpacks them); dependencies are read with modinfo;
+#                      "builtin": the kernel has all of them built in (the debug kernel)
 #   --rdma FILE        (--servers) iproute2's rdma program for the guest, with its libraries
 #                      (default: rdma from PATH, /usr/bin or /sbin; x86_64 guests only: an
 #                      arm64 guest needs an arm64 one, e.g. from apt-get download iproute2:arm64)
+#   --fabric-module KO (--servers) acl_share_fabric.ko: at /lib/modules/acl_share_fabric.ko
+#                      in each guest (ACL_FABRIC_MODULE names it), insmod'ed after acl_share.ko
+#                      with configfs mounted at /sys/kernel/config; a failed insmod fails
+#                      the run (fabric)
 #   -- CMD [ARG]... [--- CMD [ARG]...]...
 #                      further commands, separated by "---", run in that order after the
 #                      --run ones. A CMD that is an existing host file path is copied in
@@ -98,7 +103,7 @@ usage() { # usage [STATUS]: the header above; on stderr unless asked for with --
 }
 
 kernel='' module='' mode='' arch=x86_64 bb='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
-servers=0 modules_dir='' rdma_bin=''
+servers=0 modules_dir='' rdma_bin='' fabric_module=''
 extra_append=''
 envs=()
 bins=()        # host files copied to /bin
@@ -146,6 +151,7 @@ while (($#)); do
 	--servers) servers=${2?}; shift 2 ;;
 	--modules-dir) modules_dir=${2?}; shift 2 ;;
 	--rdma) rdma_bin=${2?}; shift 2 ;;
+	--fabric-module) fabric_module=${2?}; shift 2 ;;
 	--env)
 		[[ ${2?} =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env $2: want NAME=VALUE (plain characters)"
 		envs+=("$2"); shift 2 ;;
@@ -218,7 +224,7 @@ if ((servers)); then
 		[[ $kroot == "$kernel" ]] && kroot=''
 		modules_dir=$kroot/lib/modules/$krel
 	fi
-	[[ -d $modules_dir/kernel ]] ||
+	[[ $modules_dir == builtin || -d $modules_dir/kernel ]] ||
 		fail_setup "modules of $kernel not found ($modules_dir/kernel; give --modules-dir)"
 	modinfo_bin=$(command -v modinfo || true)
 	[[ -n $modinfo_bin ]] || for m in /sbin/modinfo /usr/sbin/modinfo; do [[ -x $m ]] && modinfo_bin=$m; done
@@ -230,7 +236,7 @@ if ((servers)); then
 	fi
 	[[ -n $rdma_bin && -f $rdma_bin ]] || fail_setup "rdma program${rdma_bin:+ $rdma_bin} not found (install iproute2)"
 	declare -A mod_file=() mod_seen=()
-	while IFS= read -r f; do
+	[[ $modules_dir == builtin ]] || while IFS= read -r f; do
 		n=${f##*/}; n=${n%%.ko*}; mod_file[${n//-/_}]=$f
 	done < <(find "$modules_dir/kernel" -name '*.ko*')
 	builtin=$(sed 's,.*/,,; s,\.ko.*,,; s,-,_,g' "$modules_dir/modules.builtin" 2>/dev/null || true)
@@ -251,7 +257,7 @@ if ((servers)); then
 	# connection managers the kernel RDMA code will use.
 	# rxe computes its ICRC with the kernel's "crc32" shash, which it does not depend on by
 	# symbol (the kernel would ask modprobe for it): crc32_generic provides it.
-	for m in virtio_pci virtio_net crc32_generic rdma_rxe ib_uverbs rdma_cm; do
+	[[ $modules_dir == builtin ]] || for m in virtio_pci virtio_net crc32_generic rdma_rxe ib_uverbs rdma_cm; do
 		add_mod "$m"
 	done
 fi
@@ -289,6 +295,7 @@ for b in "${bins[@]}"; do
 done
 if ((servers)); then
 	mkdir -p "$root/lib/modules/fabric" "$root/srv/fabric"
+	: > "$root/lib/modules/fabric/order"
 	for f in "${fabric_mods[@]}"; do
 		n=${f##*/}; n=${n%%.ko*}
 		case $f in # busybox insmod takes plain .ko files
@@ -299,6 +306,10 @@ if ((servers)); then
 		esac > "$root/lib/modules/fabric/$n.ko" || fail_setup "cannot unpack $f"
 		echo "$n" >> "$root/lib/modules/fabric/order"
 	done
+	if [[ -n $fabric_module ]]; then
+		cp "$fabric_module" "$root/lib/modules/acl_share_fabric.ko" ||
+			fail_setup "--fabric-module $fabric_module: cannot copy"
+	fi
 	cp "$rdma_bin" "$root/bin/rdma"
 	chmod 755 "$root/bin/rdma"
 	copy_libs "$rdma_bin"
@@ -389,6 +400,13 @@ EOF
 		echo "export $e"
 	done
 	if ((servers)); then
+		if [[ -n $fabric_module ]]; then
+			cat <<EOF
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+export ACL_FABRIC_MODULE=/lib/modules/acl_share_fabric.ko
+insmod \$ACL_FABRIC_MODULE || echo "$M:fabric-failed insmod acl_share_fabric.ko (status \$?)@@"
+EOF
+		fi
 		cat <<EOF
 touch /srv/fabric/ready
 fabric_wait ready 180 0 && echo "$M:fabric-ready all $servers servers up at \$(uptime_s) s@@"

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * acl_share_fabric: links between acl_share servers over the kernel's RDMA
+ * stack (rdma_cm; RoCE, InfiniBand or soft-RoCE). Configured by root through
+ * configfs (/sys/kernel/config/acl_share, config.c); connections and their
+ * authentication in conn.c and auth.c. See docs/fabric.md.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+
+#include "fabric.h"
+
+struct acl_fabric acl_fabric;
+
+static unsigned short acl_fabric_default_port = 18515;
+module_param_named(port, acl_fabric_default_port, ushort, 0444);
+MODULE_PARM_DESC(port, "rdma_cm port the servers listen on (default 18515; configfs 'port' changes it)");
+
+unsigned int acl_fabric_connect_timeout_ms = 15000;
+module_param_named(connect_timeout_ms, acl_fabric_connect_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(connect_timeout_ms, "How long a connect waits for an authenticated link (default 15000)");
+
+unsigned int acl_fabric_handshake_timeout_ms = 10000;
+module_param_named(handshake_timeout_ms, acl_fabric_handshake_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(handshake_timeout_ms, "Longest a connection may take to authenticate, and a ping to answer (default 10000)");
+
+static int __init acl_fabric_init(void)
+{
+	int ret;
+
+	if (!acl_fabric_default_port)
+		return -EINVAL;
+	mutex_init(&acl_fabric.lock);
+	xa_init(&acl_fabric.peers);
+	acl_fabric.port = acl_fabric_default_port;
+	acl_fabric.wq = alloc_workqueue("acl_fabric", WQ_UNBOUND, 0);
+	if (!acl_fabric.wq)
+		return -ENOMEM;
+	ret = acl_fabric_config_init();
+	if (ret) {
+		destroy_workqueue(acl_fabric.wq);
+		return ret;
+	}
+	pr_info("server %u, port %u\n", acl_share_server_id(), acl_fabric.port);
+	return 0;
+}
+
+static void __exit acl_fabric_exit(void)
+{
+	struct acl_fabric_key *key;
+
+	/* no peer is left: each configfs item held the module */
+	acl_fabric_config_exit();
+	acl_fabric_stop_listening();
+	mutex_lock(&acl_fabric.lock);
+	acl_fabric_close_all_locked(-ENODEV, "module unloaded");
+	key = acl_fabric.key;
+	acl_fabric.key = NULL;
+	mutex_unlock(&acl_fabric.lock);
+	/* connections of removed peers finish their release */
+	destroy_workqueue(acl_fabric.wq);
+	acl_fabric_key_put(key);
+	xa_destroy(&acl_fabric.peers);
+}
+
+module_init(acl_fabric_init);
+module_exit(acl_fabric_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("acl_share: authenticated links between servers over RDMA");

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What two acl_share_fabric modules say to each other: the private data of
+ * the rdma_cm connect request and of a rejection, and the messages carried by
+ * SEND/RECV on the connection's queue pair. Little-endian, fixed sizes; every
+ * field is checked by the receiver (see conn.c). Version 1.
+ */
+#ifndef ACL_FABRIC_WIRE_H
+#define ACL_FABRIC_WIRE_H
+
+#include <linux/types.h>
+
+#define ACL_FABRIC_MAGIC	0x464c4341	/* "ACLF" */
+#define ACL_FABRIC_VERSION	1
+#define ACL_FABRIC_NONCE_LEN	16
+#define ACL_FABRIC_PROOF_LEN	32		/* HMAC-SHA256 */
+
+/* Connect request private data: who connects, to whom, the client's nonce. */
+struct acl_fabric_cm_req {
+	__le32 magic;
+	__le16 version;
+	__le16 reserved;
+	__le32 src_server;	/* the connecting server's id */
+	__le32 dst_server;	/* the server it means to reach */
+	u8 nonce[ACL_FABRIC_NONCE_LEN];
+};
+
+/* Why a listener refused a connect request (rejection private data). */
+enum acl_fabric_refusal {
+	ACL_FABRIC_REFUSE_BAD_REQUEST = 1,	/* not our protocol or version */
+	ACL_FABRIC_REFUSE_WRONG_SERVER,		/* dst_server is not this server */
+	ACL_FABRIC_REFUSE_NOT_PEER,		/* src_server is not a configured peer */
+	ACL_FABRIC_REFUSE_ADDR_MISMATCH,	/* it came from another address */
+	ACL_FABRIC_REFUSE_BUSY,			/* a simultaneous connect of ours wins */
+	ACL_FABRIC_REFUSE_NO_RESOURCES,
+	ACL_FABRIC_REFUSE_MAX
+};
+
+struct acl_fabric_cm_rej {
+	__le32 magic;
+	__le16 version;
+	__le16 reason;		/* enum acl_fabric_refusal */
+};
+
+enum acl_fabric_msg_type {
+	ACL_FABRIC_MSG_CHALLENGE = 1,	/* listener -> client: nonce, listener's proof */
+	ACL_FABRIC_MSG_RESPONSE,	/* client -> listener: client's proof */
+	ACL_FABRIC_MSG_AUTH_OK,		/* listener -> client: requests may follow */
+	ACL_FABRIC_MSG_AUTH_FAIL,	/* either way: the proof did not match */
+	ACL_FABRIC_MSG_PING,		/* either way, authenticated only */
+	ACL_FABRIC_MSG_PONG,
+	ACL_FABRIC_MSG_MAX
+};
+
+struct acl_fabric_msg {
+	__le32 magic;
+	__le16 version;
+	__le16 type;		/* enum acl_fabric_msg_type */
+	__le64 seq;		/* PING/PONG: echoed */
+	union {
+		struct {
+			u8 nonce[ACL_FABRIC_NONCE_LEN];
+			u8 proof[ACL_FABRIC_PROOF_LEN];
+		} challenge;
+		struct {
+			u8 proof[ACL_FABRIC_PROOF_LEN];
+		} response;
+		u8 pad[112];
+	};
+};
+
+#define ACL_FABRIC_MSG_SIZE	sizeof(struct acl_fabric_msg)
+
+#endif /* ACL_FABRIC_WIRE_H */

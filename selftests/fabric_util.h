@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of the fabric tests, which run the same program on every server
+ * of a run-in-vm.sh --servers N run (ACL_SERVER_ID, ACL_SERVERS,
+ * ACL_SERVER_IPS): acl_share_fabric's configfs files, and a barrier over
+ * TCP on the servers' own segment, so that one server acts only once the
+ * others are ready for it.
+ *
+ * Include after kselftest_harness.h (through acl_test_util.h).
+ */
+#ifndef FABRIC_UTIL_H
+#define FABRIC_UTIL_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#define FABRIC_CFG "/sys/kernel/config/acl_share"
+#define FABRIC_BARRIER_PORT 7101
+#define FABRIC_BARRIER_S 180
+
+static inline unsigned int fabric_env_uint(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v) {
+		fprintf(stderr, "%s is not set: run under run-in-vm.sh --servers\n", name);
+		abort();
+	}
+	return (unsigned int)strtoul(v, NULL, 10);
+}
+
+static inline unsigned int fabric_me(void)
+{
+	return fabric_env_uint("ACL_SERVER_ID");
+}
+
+static inline unsigned int fabric_servers(void)
+{
+	return fabric_env_uint("ACL_SERVERS");
+}
+
+/* The address of server @id: 10.77.0.<id + 1>, as the runner assigns them. */
+static inline void fabric_ip(unsigned int id, char *buf, size_t len)
+{
+	snprintf(buf, len, "10.77.0.%u", id + 1);
+}
+
+/* Writes @val to a configfs file: 0 or the errno of the open or write. */
+static inline int cfg_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		err = errno;
+	else if ((size_t)n != strlen(val))
+		err = EIO;
+	close(fd);
+	return err;
+}
+
+/* Reads a configfs file, its trailing newline dropped; "" on error. */
+static inline const char *cfg_read(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return buf;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	return buf;
+}
+
+static inline const char *peer_path(unsigned int id, const char *file, char *buf, size_t len)
+{
+	snprintf(buf, len, FABRIC_CFG "/peers/%u%s%s", id, file ? "/" : "", file ? file : "");
+	return buf;
+}
+
+static inline int peer_write(unsigned int id, const char *file, const char *val)
+{
+	char p[128];
+
+	return cfg_write(peer_path(id, file, p, sizeof(p)), val);
+}
+
+static inline const char *peer_read(unsigned int id, const char *file, char *buf, size_t len)
+{
+	char p[128];
+
+	return cfg_read(peer_path(id, file, p, sizeof(p)), buf, len);
+}
+
+/* mkdir peers/<id> and set its address: 0 or an errno. */
+static inline int peer_add(unsigned int id, const char *addr)
+{
+	char p[128];
+
+	if (mkdir(peer_path(id, NULL, p, sizeof(p)), 0755))
+		return errno;
+	return peer_write(id, "addr", addr);
+}
+
+static inline int peer_del(unsigned int id)
+{
+	char p[128];
+
+	return rmdir(peer_path(id, NULL, p, sizeof(p))) ? errno : 0;
+}
+
+/* Polls peers/<id>/state until it reads @want, @ms at most: true if it did. */
+static inline bool peer_wait_state(unsigned int id, const char *want, int ms)
+{
+	char st[64];
+
+	for (; ms > 0; ms -= 50) {
+		if (!strcmp(peer_read(id, "state", st, sizeof(st)), want))
+			return true;
+		usleep(50 * 1000);
+	}
+	return !strcmp(peer_read(id, "state", st, sizeof(st)), want);
+}
+
+/* Every configured peer removed and the key cleared: the state of a fresh load. */
+static inline void fabric_reset(void)
+{
+	unsigned int id;
+
+	for (id = 0; id < 8; id++)
+		peer_del(id);
+	cfg_write(FABRIC_CFG "/cluster_key", "none");
+}
+
+/*
+ * All servers reach the barrier named @tag, FABRIC_BARRIER_S seconds at most:
+ * server 0 collects one connection from each other server, checks it names
+ * the same barrier, then answers them all. Returns 0, or -1 (with a message)
+ * on a timeout or a mismatch: the servers ran different steps.
+ */
+static inline int fabric_barrier(const char *tag)
+{
+	unsigned int me = fabric_me(), n = fabric_servers(), got = 0, i;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(FABRIC_BARRIER_PORT) };
+	char want[64] = {}, buf[64];
+	int fds[8], one = 1, ret = -1;
+	time_t end = time(NULL) + FABRIC_BARRIER_S;
+
+	snprintf(want, sizeof(want), "%s", tag);
+	if (n < 2 || n > 8)
+		return -1;
+	if (me != 0) {
+		char ip[32];
+		struct timeval tv = { .tv_sec = FABRIC_BARRIER_S };
+
+		fabric_ip(0, ip, sizeof(ip));
+		inet_pton(AF_INET, ip, &sa.sin_addr);
+		for (;;) {
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+			if (fd < 0)
+				return -1;
+			if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+				setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+				if (write(fd, want, sizeof(want)) == sizeof(want) &&
+				    read(fd, buf, 2) == 2 && !memcmp(buf, "go", 2))
+					ret = 0;
+				else
+					fprintf(stderr, "barrier %s: server 0 did not release us\n", tag);
+				close(fd);
+				return ret;
+			}
+			close(fd);
+			if (time(NULL) > end) {
+				fprintf(stderr, "barrier %s: server 0 not there\n", tag);
+				return -1;
+			}
+			usleep(100 * 1000);
+		}
+	}
+
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (lfd < 0)
+		return -1;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 8)) {
+		fprintf(stderr, "barrier %s: cannot listen: %s\n", tag, strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	while (got < n - 1) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		int left = (int)(end - time(NULL));
+
+		if (left <= 0 || poll(&p, 1, left * 1000) != 1) {
+			fprintf(stderr, "barrier %s: %u of %u servers came\n", tag, got + 1, n);
+			goto out;
+		}
+		fds[got] = accept(lfd, NULL, NULL);
+		if (fds[got] < 0)
+			continue;
+		if (read(fds[got], buf, sizeof(buf)) != sizeof(buf) || memcmp(buf, want, sizeof(want))) {
+			fprintf(stderr, "barrier %s: a server came to barrier %.63s\n", tag, buf);
+			close(fds[got]);
+			goto out;
+		}
+		got++;
+	}
+	ret = 0;
+out:
+	/*
+	 * Stop listening before releasing anyone: a released server may come
+	 * to the next barrier at once, and must find nothing listening (and
+	 * retry) rather than a backlog that close() would reset.
+	 */
+	close(lfd);
+	for (i = 0; i < got; i++) {
+		if (!ret && write(fds[i], "go", 2) != 2)
+			ret = -1;
+		close(fds[i]);
+	}
+	return ret;
+}
+
+#endif /* FABRIC_UTIL_H */
