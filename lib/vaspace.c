@@ -60,10 +60,11 @@ struct mapping {
  *  - entering or removing a range, or finding the first range overlapping
  *    [b, b + size) (va_first): a range covers whole slots at each level
  *    except at its two ends, so it touches at most 2 x 511 slots a level
- *    (about 6,000 in all for a range of many TiB that starts and ends
- *    mid-page) and typically 1: a 2 MiB reservation at 2 MiB, a 4 KiB
- *    mapping, a 1 GiB mapping at 1 GiB. What it costs grows with how
- *    ragged the range's ends are, never with the number of other ranges.
+ *    (about 5,200 in all for a range of many TiB whose ends are off
+ *    every 2 MiB boundary) and typically 1: a 2 MiB reservation at
+ *    2 MiB, a 4 KiB mapping, a 1 GiB mapping at 1 GiB. What it costs
+ *    grows with how ragged the range's ends are, never with the number
+ *    of other ranges.
  *  - memory: a 4 KiB node per 512 neighbouring slots in use, as page
  *    tables; at worst, a small range alone far from every other costs the
  *    nodes of its own path below the shared ones (two nodes, 8 KiB, for a
