@@ -147,6 +147,13 @@ else
 	result FAIL "the DKMS-built module is in updates/dkms, for $kver" "$ko:" \
 		"$(modinfo "$work/acl_share.ko" 2>&1 | head -n 5)"
 fi
+fko=$(modinfo -k "$kver" -n acl_share_fabric 2>/dev/null)
+if [[ $fko == */updates/dkms/acl_share_fabric.ko* ]] &&
+	modinfo -k "$kver" -F depends acl_share_fabric 2>/dev/null | grep -qw acl_share; then
+	result OK "the DKMS-built fabric module is $fko, depending on acl_share"
+else
+	result FAIL "DKMS builds acl_share_fabric.ko into updates/dkms" "modinfo -n: '$fko'"
+fi
 mlog=/var/lib/dkms/acl-share/$version/$kver/$(uname -m)/log/make.log
 if [[ ! -f $mlog ]]; then
 	result FAIL "DKMS's W=1 build has no warnings" "no $mlog"
