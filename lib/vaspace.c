@@ -55,8 +55,10 @@ struct mapping {
  * index never overlap, so a slot names at most one range.
  *
  * Costs, for an index of any number of ranges:
- *  - finding the range that contains an address (va_find): at most 6 slot
- *    reads, one per level, never a compare against other ranges;
+ *  - finding the range that contains an address (va_find): one slot read
+ *    a level from the root down, 4 for addresses below 2^48 (all that a
+ *    kernel places unasked), at most 6; never a compare against another
+ *    range;
  *  - entering or removing a range, or finding the first range overlapping
  *    [b, b + size) (va_first): a range covers whole slots at each level
  *    except at its two ends, so it touches at most 2 x 511 slots a level
@@ -84,8 +86,15 @@ struct ix_node {
 	unsigned int used; /* slots not empty */
 };
 
+/*
+ * The root is as high as the highest range needs, as in the kernel's radix
+ * trees: level 3 (addresses below 2^48) for every range a kernel places
+ * unasked, so a lookup reads 4 slots; a range above grows it (up to level
+ * 5, all 64 bits), and an index emptied shrinks back to nothing.
+ */
 struct va_index {
-	struct ix_node *root; /* level IX_LEVELS - 1, covering every address */
+	struct ix_node *root; /* covers [0, ix_node_last(level, 0)] */
+	int level;
 };
 
 static unsigned int ix_shift(int level)
@@ -116,7 +125,9 @@ static struct va_range *va_find(const struct va_index *ix, uintptr_t p)
 {
 	const struct ix_node *n = ix->root;
 
-	for (int l = IX_LEVELS - 1; n; l--) {
+	if ((uint64_t)p > ix_node_last(ix->level, 0))
+		return NULL;
+	for (int l = ix->level; n; l--) {
 		uintptr_t s = n->slot[((uint64_t)p >> ix_shift(l)) & (IX_FAN - 1)];
 
 		if (s & IX_LEAF)
@@ -158,7 +169,9 @@ static struct va_range *va_first(const struct va_index *ix, uintptr_t p, size_t 
 
 	if (last < b)
 		last = UINT64_MAX;
-	return ix->root ? ix_first(ix->root, IX_LEVELS - 1, 0, b, last) : NULL;
+	if (!ix->root || b > ix_node_last(ix->level, 0))
+		return NULL;
+	return ix_first(ix->root, ix->level, 0, b, last);
 }
 
 /* Empties the slots of [b, last] that hold @v and frees the nodes left empty. */
@@ -230,11 +243,11 @@ static void va_index_del(struct va_index *ix, struct va_range *r)
 {
 	if (!ix->root)
 		return;
-	ix_remove(ix->root, IX_LEVELS - 1, 0, r->base, (uint64_t)r->base + (r->size - 1),
+	ix_remove(ix->root, ix->level, 0, r->base, (uint64_t)r->base + (r->size - 1),
 		  (uintptr_t)r | IX_LEAF);
 	if (!ix->root->used) {
 		free(ix->root);
-		ix->root = NULL;
+		*ix = (struct va_index){ 0 };
 	}
 }
 
@@ -244,15 +257,30 @@ static void va_index_del(struct va_index *ix, struct va_range *r)
  */
 static bool va_index_add(struct va_index *ix, struct va_range *r)
 {
+	uint64_t last = (uint64_t)r->base + (r->size - 1);
 	int ret;
 
+	/* Grow the root until it covers r: the old root becomes slot 0 of the new. */
+	while (ix->level < IX_LEVELS - 1 && last > ix_node_last(ix->level, 0)) {
+		if (ix->root) {
+			struct ix_node *n = calloc(1, sizeof(*n));
+
+			if (!n)
+				return false; /* taller but whole: still a valid index */
+			n->slot[0] = (uintptr_t)ix->root;
+			n->used = 1;
+			ix->root = n;
+		}
+		ix->level++;
+	}
 	if (!ix->root) {
 		ix->root = calloc(1, sizeof(*ix->root));
-		if (!ix->root)
+		if (!ix->root) {
+			*ix = (struct va_index){ 0 };
 			return false;
+		}
 	}
-	ret = ix_add(ix->root, IX_LEVELS - 1, 0, r->base, (uint64_t)r->base + (r->size - 1),
-		     (uintptr_t)r | IX_LEAF);
+	ret = ix_add(ix->root, ix->level, 0, r->base, last, (uintptr_t)r | IX_LEAF);
 	if (ret)
 		va_index_del(ix, r);
 	return ret == 0;
@@ -287,8 +315,8 @@ static void ix_destroy(struct ix_node *n, int level, uint64_t start, void (*fn)(
 static void va_index_destroy(struct va_index *ix, void (*fn)(void *))
 {
 	if (ix->root)
-		ix_destroy(ix->root, IX_LEVELS - 1, 0, fn);
-	ix->root = NULL;
+		ix_destroy(ix->root, ix->level, 0, fn);
+	*ix = (struct va_index){ 0 };
 }
 
 static pthread_mutex_t va_lock = PTHREAD_MUTEX_INITIALIZER;
