@@ -549,7 +549,7 @@ static long lru_pages(const void *va, size_t size)
  * neither reclaim nor compaction can take a page of it; then it is free
  * (uncharged).
  */
-TEST_F(pinned, held_until_the_last_holder_goes)
+TEST_F_TIMEOUT(pinned, held_until_the_last_holder_goes, 300)
 {
 	const size_t size = 64 * SZ_1M;
 	aclrtPhysicalMemProp prop = acl_prop(ACL_MEM_NORMAL, HOST, 0);
