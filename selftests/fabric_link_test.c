@@ -12,7 +12,9 @@
  *   address, a server without the fabric listening: refused, with a reason;
  * - two connects at once end in one connection (the lower id's);
  * - a new key closes the links made with the old one;
- * - a peer that restarts (its module reloaded) is reconnected.
+ * - a peer that restarts (its module reloaded) is reconnected;
+ * - a peer that drops off the network is dropped in bounded time, and
+ *   reconnected when it is back.
  */
 #include "acl_test_util.h"
 #include "fabric_util.h"
@@ -375,6 +377,73 @@ TEST(peer_restart_reconnects)
 	EXPECT_TRUE(peer_wait_state(peer, "up", PEER_MS));
 	EXPECT_EQ(0, peer_write(peer, "ping", "1"));
 	ASSERT_EQ(0, fabric_barrier("restart-done"));
+	fabric_reset();
+}
+
+/* rxe0's port 1 ACTIVE again, @ms at most. */
+static bool rxe_active(int ms)
+{
+	char st[64];
+
+	for (; ms > 0; ms -= 100) {
+		if (strstr(cfg_read("/sys/class/infiniband/rxe0/ports/1/state", st, sizeof(st)),
+			   "ACTIVE"))
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+TEST(unreachable_peer_is_dropped_and_reconnected)
+{
+	unsigned int me = fabric_me(), peer = other();
+	char buf[256];
+
+	/* faster than the defaults, for the test */
+	ASSERT_EQ(0, cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "3000"));
+	ASSERT_EQ(0, link_setup(KEY1));
+	ASSERT_EQ(0, fabric_barrier("unreachable-configured"));
+	if (me == 0) {
+		EXPECT_EQ(0, peer_write(peer, "connect", "1"));
+	}
+	ASSERT_EQ(0, fabric_barrier("unreachable-connected"));
+	EXPECT_TRUE(peer_wait_state(peer, "up", PEER_MS));
+	ASSERT_EQ(0, fabric_barrier("unreachable-up"));
+
+	/*
+	 * Server 1 drops off the network for 25 s (its address removed: its
+	 * RoCE GID goes with it, so nothing reaches it and it reaches nobody):
+	 * both ends must close the link on their own, with a reason, and
+	 * nothing may hang. (Taking eth0 down instead leaves soft-RoCE's
+	 * management QP unusable after the link comes back: an rxe limit, not
+	 * a state of ours.)
+	 */
+	if (me == 1) {
+		ASSERT_EQ(0, system("ip addr del 10.77.0.2/24 dev eth0"));
+		EXPECT_TRUE(peer_wait_state(peer, "down", 8000));
+		sleep(25);
+		ASSERT_EQ(0, system("ip addr add 10.77.0.2/24 dev eth0"));
+		EXPECT_TRUE(rxe_active(30000));
+	} else {
+		/* 3 s without a message, checked every keepalive (1 s) */
+		EXPECT_TRUE(peer_wait_state(peer, "down", 8000));
+		peer_read(peer, "last_error", buf, sizeof(buf));
+		TH_LOG("server 0 saw: %s", buf);
+		EXPECT_TRUE(contains(buf, "stopped answering") || contains(buf, "failed"));
+		/* a connect while it is unreachable fails in bounded time */
+		EXPECT_NE(0, peer_write(peer, "connect", "1"));
+		EXPECT_STREQ("down", peer_read(peer, "state", buf, sizeof(buf)));
+	}
+	ASSERT_EQ(0, fabric_barrier("unreachable-back"));
+	if (me == 0) {
+		EXPECT_EQ(0, peer_write(peer, "connect", "1"));
+		EXPECT_EQ(0, peer_write(peer, "ping", "1"));
+	}
+	ASSERT_EQ(0, fabric_barrier("unreachable-reconnected"));
+	EXPECT_TRUE(peer_wait_state(peer, "up", PEER_MS));
+	EXPECT_EQ(0, peer_write(peer, "ping", "1"));
+	ASSERT_EQ(0, fabric_barrier("unreachable-done"));
+	cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "10000");
 	fabric_reset();
 }
 

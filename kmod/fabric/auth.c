@@ -2,12 +2,16 @@
 /*
  * The cluster key and the proofs of the connect handshake (docs/fabric.md):
  *
- *   listener's proof = HMAC(K, "acl_share fabric v1 listener" | client | server | Nc | Ns)
- *   client's proof   = HMAC(K, "acl_share fabric v1 client"   | client | server | Ns | Nc)
+ *   listener's proof = HMAC(K, "acl_share fabric v1 listener" | B | Nc | Ns)
+ *   client's proof   = HMAC(K, "acl_share fabric v1 client"   | B | Ns | Nc)
+ *   B = client id | server id | client's QP number | server's QP number
  *
  * Both nonces are in both proofs, so neither can be replayed on another
  * connection; the labels differ, so neither side's proof is an answer to a
- * challenge of the other.
+ * challenge of the other. The QP numbers bind the proofs to this link as each
+ * end sees it: a host that relays the handshake between two servers over two
+ * links of its own cannot make both ends see the same pair (docs/fabric.md,
+ * "What authentication covers").
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -56,13 +60,17 @@ void acl_fabric_key_put(struct acl_fabric_key *key)
 		kref_put(&key->ref, acl_fabric_key_release);
 }
 
-int acl_fabric_proof(struct acl_fabric_key *key, bool listener, u32 client, u32 server,
-		     const u8 *nonce_c, const u8 *nonce_s, u8 *proof)
+int acl_fabric_proof(struct acl_fabric_key *key, bool listener,
+		     const struct acl_fabric_binding *b, const u8 *nonce_c, const u8 *nonce_s,
+		     u8 *proof)
 {
 	static const char label_l[] = "acl_share fabric v1 listener";
 	static const char label_c[] = "acl_share fabric v1 client";
 	SHASH_DESC_ON_STACK(desc, key->tfm);
-	__le32 ids[2] = { cpu_to_le32(client), cpu_to_le32(server) };
+	__le32 ids[4] = {
+		cpu_to_le32(b->client), cpu_to_le32(b->server),
+		cpu_to_le32(b->client_qpn), cpu_to_le32(b->server_qpn),
+	};
 	const u8 *first = listener ? nonce_c : nonce_s;
 	const u8 *second = listener ? nonce_s : nonce_c;
 	int ret;

@@ -242,14 +242,15 @@ static ssize_t acl_root_set_key(struct acl_fabric_key *key)
 	struct acl_fabric_key *old;
 	int ret = 0;
 
-	mutex_lock(&acl_fabric.lock);
+	mutex_lock(&acl_fabric.config_lock);
 	if (key)
 		ret = acl_fabric_listen();
 	if (ret) {
-		mutex_unlock(&acl_fabric.lock);
+		mutex_unlock(&acl_fabric.config_lock);
 		acl_fabric_key_put(key);
 		return ret;
 	}
+	mutex_lock(&acl_fabric.lock);
 	/* connections authenticated with the old key end */
 	acl_fabric_close_all_locked(0, "the cluster key changed");
 	old = acl_fabric.key;
@@ -257,6 +258,7 @@ static ssize_t acl_root_set_key(struct acl_fabric_key *key)
 	mutex_unlock(&acl_fabric.lock);
 	if (!key)
 		acl_fabric_stop_listening();
+	mutex_unlock(&acl_fabric.config_lock);
 	acl_fabric_key_put(old);
 	return 0;
 }
@@ -275,10 +277,10 @@ static ssize_t acl_root_cluster_key_store(struct config_item *item, const char *
 		ret = acl_root_set_key(NULL);
 		return ret ? ret : count;
 	}
-	if (len % 2 || len < 2 * ACL_FABRIC_KEY_MIN || len > 2 * ACL_FABRIC_KEY_MAX ||
-	    hex2bin(bytes, page, len / 2))
+	if (len % 2 || len < 2 * ACL_FABRIC_KEY_MIN || len > 2 * ACL_FABRIC_KEY_MAX)
 		return -EINVAL;
-	key = acl_fabric_key_new(bytes, len / 2);
+	ret = hex2bin(bytes, page, len / 2);
+	key = ret ? ERR_PTR(-EINVAL) : acl_fabric_key_new(bytes, len / 2);
 	memzero_explicit(bytes, sizeof(bytes));
 	if (IS_ERR(key))
 		return PTR_ERR(key);
@@ -299,12 +301,14 @@ static ssize_t acl_root_port_store(struct config_item *item, const char *page, s
 	ret = kstrtou16(page, 10, &port);
 	if (ret || !port)
 		return -EINVAL;
+	mutex_lock(&acl_fabric.config_lock);
 	mutex_lock(&acl_fabric.lock);
 	if (acl_fabric.listener)
 		ret = -EBUSY;
 	else
 		acl_fabric.port = port;
 	mutex_unlock(&acl_fabric.lock);
+	mutex_unlock(&acl_fabric.config_lock);
 	return ret ? ret : count;
 }
 

@@ -62,7 +62,9 @@ struct acl_fabric_conn {
 	u64 pong_seq;
 	struct acl_fabric_buf rx[ACL_FABRIC_RX];
 	struct acl_fabric_buf tx[ACL_FABRIC_TX];
-	struct delayed_work timeout;
+	struct delayed_work timeout;	/* until authenticated */
+	struct delayed_work keepalive;	/* once authenticated */
+	unsigned long last_rx;		/* jiffies of the last message received */
 	struct work_struct release;
 };
 
@@ -124,7 +126,7 @@ static void acl_conn_close(struct acl_fabric_conn *conn, int err, const char *re
 			acl_peer_set_state(peer, ACL_PEER_DOWN);
 		}
 		if (err && err != -EBUSY)
-			pr_info("server %u: %s (%d)\n", peer->server_id, reason, err);
+			pr_info_ratelimited("server %u: %s (%d)\n", peer->server_id, reason, err);
 	} else {
 		/* a waiting ping holds a reference and sleeps on the peer */
 		wake_up_all(&peer->wait);
@@ -151,6 +153,9 @@ static void acl_conn_up(struct acl_fabric_conn *conn)
 
 	conn->state = ACL_CONN_UP;
 	cancel_delayed_work(&conn->timeout);
+	conn->last_rx = jiffies;
+	queue_delayed_work(acl_fabric.wq, &conn->keepalive,
+			   msecs_to_jiffies(max(READ_ONCE(acl_fabric_keepalive_ms), 100U)));
 	if (peer->pending == conn) {
 		/* the peer proved itself on a new link: the old one is stale */
 		peer->pending = NULL;
@@ -177,7 +182,8 @@ static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	mutex_lock(&acl_fabric.lock);
 	buf->busy = false;
-	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR)
+	/* a flush before we close means the queue pair died under us */
+	if (wc->status != IB_WC_SUCCESS && conn->state != ACL_CONN_CLOSING)
 		acl_conn_closef(conn, -ECONNRESET, "a send to server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
 	mutex_unlock(&acl_fabric.lock);
@@ -247,18 +253,41 @@ static int acl_post_recv(struct acl_fabric_conn *conn, struct acl_fabric_buf *bu
 }
 
 /*
+ * The proof of this link made by the listening side (@listener) or the
+ * client, over the server ids and the QP numbers as this end sees them.
+ */
+static int acl_conn_proof(struct acl_fabric_conn *conn, bool listener, u8 *proof)
+{
+	struct ib_qp *qp = conn->cm_id->qp;
+	struct ib_qp_init_attr init;
+	struct acl_fabric_binding b;
+	struct ib_qp_attr attr;
+	u32 me = acl_share_server_id(), peer_id = conn->peer->server_id;
+	int ret;
+
+	/* the peer's QP number: set since the QP reached RTR, before anything arrives */
+	ret = ib_query_qp(qp, &attr, IB_QP_DEST_QPN, &init);
+	if (ret)
+		return ret;
+	b.client = conn->outgoing ? me : peer_id;
+	b.server = conn->outgoing ? peer_id : me;
+	b.client_qpn = conn->outgoing ? qp->qp_num : attr.dest_qp_num;
+	b.server_qpn = conn->outgoing ? attr.dest_qp_num : qp->qp_num;
+	return acl_fabric_proof(conn->key, listener, &b, conn->nonce_c, conn->nonce_s, proof);
+}
+
+/*
  * The peer's proof (@listener: made by the listening side) against ours;
  * client and server are this connection's, whichever side we are. On a
  * mismatch the peer is told and the connection closed: returns false.
  */
 static bool acl_proof_matches(struct acl_fabric_conn *conn, bool listener, const u8 *proof)
 {
-	u32 me = acl_share_server_id(), peer_id = conn->peer->server_id;
+	u32 peer_id = conn->peer->server_id;
 	u8 expect[ACL_FABRIC_PROOF_LEN];
 	int ret;
 
-	ret = acl_fabric_proof(conn->key, listener, conn->outgoing ? me : peer_id,
-			       conn->outgoing ? peer_id : me, conn->nonce_c, conn->nonce_s, expect);
+	ret = acl_conn_proof(conn, listener, expect);
 	if (ret) {
 		acl_conn_closef(conn, ret, "cannot check server %u's proof", peer_id);
 		return false;
@@ -291,7 +320,7 @@ static void acl_handle_response(struct acl_fabric_conn *conn, const struct acl_f
 /* Client: the listener proved itself and challenges us. */
 static void acl_handle_challenge(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg)
 {
-	u32 me = acl_share_server_id(), server = conn->peer->server_id;
+	u32 server = conn->peer->server_id;
 	struct acl_fabric_msg reply = {
 		.type = cpu_to_le16(ACL_FABRIC_MSG_RESPONSE),
 	};
@@ -300,8 +329,7 @@ static void acl_handle_challenge(struct acl_fabric_conn *conn, const struct acl_
 	memcpy(conn->nonce_s, msg->challenge.nonce, ACL_FABRIC_NONCE_LEN);
 	if (!acl_proof_matches(conn, true, msg->challenge.proof))
 		return;
-	ret = acl_fabric_proof(conn->key, false, me, server, conn->nonce_c, conn->nonce_s,
-			       reply.response.proof);
+	ret = acl_conn_proof(conn, false, reply.response.proof);
 	if (!ret)
 		ret = acl_conn_send(conn, &reply);
 	if (ret) {
@@ -365,9 +393,14 @@ static void acl_handle_msg(struct acl_fabric_conn *conn, const struct acl_fabric
 			return;
 		}
 		break;
+	case ACL_FABRIC_MSG_KEEPALIVE:
+		if (up)
+			return;
+		break;
 	case ACL_FABRIC_MSG_PONG:
-		if (up && le64_to_cpu(msg->seq) == conn->ping_seq) {
-			WRITE_ONCE(conn->pong_seq, conn->ping_seq);
+		/* answers come in order; a late one (its ping timed out) is harmless */
+		if (up && le64_to_cpu(msg->seq) <= conn->ping_seq) {
+			WRITE_ONCE(conn->pong_seq, max(conn->pong_seq, le64_to_cpu(msg->seq)));
 			wake_up_all(&conn->peer->wait);
 			return;
 		}
@@ -387,9 +420,9 @@ static void acl_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (conn->state == ACL_CONN_CLOSING)
 		goto out;
 	if (wc->status != IB_WC_SUCCESS) {
-		if (wc->status != IB_WC_WR_FLUSH_ERR)
-			acl_conn_closef(conn, -ECONNRESET, "a receive from server %u failed: %s",
-					conn->peer->server_id, ib_wc_status_msg(wc->status));
+		/* a flush before we close means the queue pair died under us */
+		acl_conn_closef(conn, -ECONNRESET, "a receive from server %u failed: %s",
+				conn->peer->server_id, ib_wc_status_msg(wc->status));
 		goto out;
 	}
 	if (wc->byte_len != ACL_FABRIC_MSG_SIZE) {
@@ -405,6 +438,7 @@ static void acl_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 				conn->peer->server_id);
 		goto out;
 	}
+	conn->last_rx = jiffies;
 	acl_handle_msg(conn, &msg);
 out:
 	mutex_unlock(&acl_fabric.lock);
@@ -520,6 +554,7 @@ static void acl_conn_release(struct work_struct *work)
 		ib_drain_qp(conn->cm_id->qp);
 	}
 	cancel_delayed_work_sync(&conn->timeout);
+	cancel_delayed_work_sync(&conn->keepalive);
 	acl_conn_free_ib(conn);
 	if (conn->cm_id)
 		rdma_destroy_id(conn->cm_id);
@@ -539,6 +574,34 @@ static void acl_conn_timeout(struct work_struct *work)
 	mutex_unlock(&acl_fabric.lock);
 }
 
+/*
+ * An authenticated link says it is alive every keepalive_ms, and is closed
+ * when it has heard nothing for peer_timeout_ms: a peer that died, hangs or
+ * became unreachable is noticed in bounded time (a send that cannot be
+ * delivered also fails on its own, after the queue pair's retries).
+ */
+static void acl_conn_keepalive(struct work_struct *work)
+{
+	struct acl_fabric_conn *conn = container_of(to_delayed_work(work), struct acl_fabric_conn,
+						    keepalive);
+	unsigned int timeout_ms = READ_ONCE(acl_fabric_peer_timeout_ms);
+
+	mutex_lock(&acl_fabric.lock);
+	if (conn->state != ACL_CONN_UP)
+		goto out;
+	if (time_after(jiffies, conn->last_rx + msecs_to_jiffies(timeout_ms))) {
+		acl_conn_closef(conn, -ETIMEDOUT, "server %u stopped answering (nothing for %u ms)",
+				conn->peer->server_id, timeout_ms);
+		goto out;
+	}
+	/* all sends in flight: the link is busy, which is alive enough */
+	acl_conn_send_type(conn, ACL_FABRIC_MSG_KEEPALIVE, 0);
+	queue_delayed_work(acl_fabric.wq, &conn->keepalive,
+			   msecs_to_jiffies(max(READ_ONCE(acl_fabric_keepalive_ms), 100U)));
+out:
+	mutex_unlock(&acl_fabric.lock);
+}
+
 static struct acl_fabric_conn *acl_conn_new(struct acl_fabric_peer *peer, bool outgoing)
 {
 	struct acl_fabric_conn *conn;
@@ -554,6 +617,7 @@ static struct acl_fabric_conn *acl_conn_new(struct acl_fabric_peer *peer, bool o
 	kref_get(&conn->key->ref);
 	conn->outgoing = outgoing;
 	INIT_DELAYED_WORK(&conn->timeout, acl_conn_timeout);
+	INIT_DELAYED_WORK(&conn->keepalive, acl_conn_keepalive);
 	INIT_WORK(&conn->release, acl_conn_release);
 	return conn;
 }
@@ -657,8 +721,7 @@ static int acl_conn_event(struct acl_fabric_conn *conn, struct rdma_cm_event *ev
 		/* listener: prove ourselves and challenge the client */
 		get_random_bytes(conn->nonce_s, sizeof(conn->nonce_s));
 		memcpy(challenge.challenge.nonce, conn->nonce_s, sizeof(conn->nonce_s));
-		ret = acl_fabric_proof(conn->key, true, peer_id, acl_share_server_id(),
-				       conn->nonce_c, conn->nonce_s, challenge.challenge.proof);
+		ret = acl_conn_proof(conn, true, challenge.challenge.proof);
 		if (!ret)
 			ret = acl_conn_send(conn, &challenge);
 		if (ret)
@@ -706,7 +769,7 @@ static __printf(3, 4) void acl_refuse(struct rdma_cm_id *id, enum acl_fabric_ref
 	va_end(args);
 	if (reason != ACL_FABRIC_REFUSE_BUSY) {
 		acl_fabric.refused++;
-		pr_info("refused a connection: %s\n", acl_fabric.last_refusal);
+		pr_info_ratelimited("refused a connection: %s\n", acl_fabric.last_refusal);
 	}
 	rdma_reject(id, &rej, sizeof(rej), IB_CM_REJ_CONSUMER_DEFINED);
 }
@@ -822,35 +885,38 @@ int acl_fabric_listen(void)
 	struct sockaddr_in any = {
 		.sin_family = AF_INET,
 		.sin_addr.s_addr = htonl(INADDR_ANY),
+		.sin_port = htons(acl_fabric.port),
 	};
 	struct rdma_cm_id *id;
 	int ret;
 
-	lockdep_assert_held(&acl_fabric.lock);
+	lockdep_assert_held(&acl_fabric.config_lock);
 	if (acl_fabric.listener)
 		return 0;
+	/* without acl_fabric.lock: a failed listen destroys ids whose handlers take it */
 	id = rdma_create_id(&init_net, acl_cm_handler, NULL, RDMA_PS_TCP, IB_QPT_RC);
 	if (IS_ERR(id))
 		return PTR_ERR(id);
-	any.sin_port = htons(acl_fabric.port);
 	ret = rdma_bind_addr(id, (struct sockaddr *)&any);
 	if (!ret)
 		ret = rdma_listen(id, 16);
 	if (ret) {
-		/* no handler runs for an id that never listened */
 		rdma_destroy_id(id);
 		pr_warn("cannot listen on port %u: %d\n", acl_fabric.port, ret);
 		return ret;
 	}
+	mutex_lock(&acl_fabric.lock);
 	acl_fabric.listener = id;
+	mutex_unlock(&acl_fabric.lock);
 	return 0;
 }
 
-/* Called without acl_fabric.lock: destroying the id waits for its handler. */
+/* Destroying the id waits for its handler, which takes acl_fabric.lock. */
 void acl_fabric_stop_listening(void)
 {
 	struct rdma_cm_id *id;
 
+	lockdep_assert_held(&acl_fabric.config_lock);
 	mutex_lock(&acl_fabric.lock);
 	id = acl_fabric.listener;
 	acl_fabric.listener = NULL;
@@ -934,7 +1000,12 @@ int acl_fabric_connect(struct acl_fabric_peer *peer)
 		if (left < 0)
 			return left;
 		mutex_lock(&acl_fabric.lock);
-		ret = peer->state == ACL_PEER_UP ? 0 : peer->last_err ?: -ECONNRESET;
+		if (peer->state == ACL_PEER_UP)
+			ret = 0;
+		else if (peer->state != ACL_PEER_DOWN)
+			ret = -ETIMEDOUT;	/* still connecting */
+		else
+			ret = peer->last_err ?: -ECONNRESET;
 		mutex_unlock(&acl_fabric.lock);
 		if (ret != -EBUSY)
 			return ret;

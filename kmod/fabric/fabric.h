@@ -56,6 +56,7 @@ struct acl_fabric_peer {
 };
 
 struct acl_fabric {
+	struct mutex config_lock;	/* key and listener changes; taken before lock */
 	struct mutex lock;		/* all below, every peer's connection fields */
 	struct xarray peers;		/* server id -> struct acl_fabric_peer */
 	struct acl_fabric_key *key;	/* NULL: none set */
@@ -69,16 +70,24 @@ struct acl_fabric {
 extern struct acl_fabric acl_fabric;
 extern unsigned int acl_fabric_connect_timeout_ms;
 extern unsigned int acl_fabric_handshake_timeout_ms;
+extern unsigned int acl_fabric_keepalive_ms;
+extern unsigned int acl_fabric_peer_timeout_ms;
 
 u32 acl_share_server_id(void);
 
 /* auth.c */
 struct acl_fabric_key *acl_fabric_key_new(const u8 *key, unsigned int len);
 void acl_fabric_key_put(struct acl_fabric_key *key);
-int acl_fabric_proof(struct acl_fabric_key *key, bool listener, u32 client, u32 server,
-		     const u8 *nonce_c, const u8 *nonce_s, u8 *proof);
+struct acl_fabric_binding {
+	u32 client, server;		/* server ids */
+	u32 client_qpn, server_qpn;	/* the queue pairs of this link, as each end sees them */
+};
 
-/* conn.c */
+int acl_fabric_proof(struct acl_fabric_key *key, bool listener,
+		     const struct acl_fabric_binding *b, const u8 *nonce_c, const u8 *nonce_s,
+		     u8 *proof);
+
+/* conn.c; the listener's changes under config_lock */
 int acl_fabric_listen(void);
 void acl_fabric_stop_listening(void);
 int acl_fabric_connect(struct acl_fabric_peer *peer);

@@ -25,12 +25,22 @@ unsigned int acl_fabric_handshake_timeout_ms = 10000;
 module_param_named(handshake_timeout_ms, acl_fabric_handshake_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(handshake_timeout_ms, "Longest a connection may take to authenticate, and a ping to answer (default 10000)");
 
+unsigned int acl_fabric_keepalive_ms = 1000;
+module_param_named(keepalive_ms, acl_fabric_keepalive_ms, uint, 0644);
+MODULE_PARM_DESC(keepalive_ms, "How often an idle link says it is alive (default 1000)");
+
+unsigned int acl_fabric_peer_timeout_ms = 10000;
+module_param_named(peer_timeout_ms, acl_fabric_peer_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(peer_timeout_ms, "A link that hears nothing for this long is closed (default 10000)");
+
 static int __init acl_fabric_init(void)
 {
 	int ret;
 
-	if (!acl_fabric_default_port)
+	if (!acl_fabric_default_port || !acl_fabric_keepalive_ms ||
+	    acl_fabric_peer_timeout_ms < 2 * acl_fabric_keepalive_ms)
 		return -EINVAL;
+	mutex_init(&acl_fabric.config_lock);
 	mutex_init(&acl_fabric.lock);
 	xa_init(&acl_fabric.peers);
 	acl_fabric.port = acl_fabric_default_port;
@@ -52,7 +62,9 @@ static void __exit acl_fabric_exit(void)
 
 	/* no peer is left: each configfs item held the module */
 	acl_fabric_config_exit();
+	mutex_lock(&acl_fabric.config_lock);
 	acl_fabric_stop_listening();
+	mutex_unlock(&acl_fabric.config_lock);
 	mutex_lock(&acl_fabric.lock);
 	acl_fabric_close_all_locked(-ENODEV, "module unloaded");
 	key = acl_fabric.key;

@@ -49,6 +49,7 @@ enum acl_fabric_msg_type {
 	ACL_FABRIC_MSG_AUTH_FAIL,	/* either way: the proof did not match */
 	ACL_FABRIC_MSG_PING,		/* either way, authenticated only */
 	ACL_FABRIC_MSG_PONG,
+	ACL_FABRIC_MSG_KEEPALIVE,	/* either way, authenticated only: no answer */
 	ACL_FABRIC_MSG_MAX
 };
 
