@@ -30,7 +30,19 @@ static int cli(const char *args, char *out, size_t len)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-TEST(cli_configures_connects_and_reports)
+/* Each step may wait on the other server (barriers: FABRIC_BARRIER_S s at most). */
+FIXTURE(cli) {
+};
+
+FIXTURE_SETUP(cli)
+{
+}
+
+FIXTURE_TEARDOWN(cli)
+{
+}
+
+TEST_F_TIMEOUT(cli, cli_configures_connects_and_reports, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = 1 - me;
 	char out[4096], args[256], ip[32], buf[256];

@@ -47,7 +47,19 @@ static bool contains(const char *s, const char *part)
 	return strstr(s, part) != NULL;
 }
 
-TEST(configuration_rules)
+/* Each step may wait on the other server (barriers: FABRIC_BARRIER_S s at most). */
+FIXTURE(fabric) {
+};
+
+FIXTURE_SETUP(fabric)
+{
+}
+
+FIXTURE_TEARDOWN(fabric)
+{
+}
+
+TEST_F_TIMEOUT(fabric, configuration_rules, FABRIC_TEST_TIMEOUT)
 {
 	char buf[256], own[16];
 	unsigned int me = fabric_me();
@@ -141,7 +153,7 @@ TEST(configuration_rules)
 	fabric_reset();
 }
 
-TEST(same_key_connects_both_ways)
+TEST_F_TIMEOUT(fabric, same_key_connects_both_ways, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
@@ -191,7 +203,7 @@ TEST(same_key_connects_both_ways)
 	fabric_reset();
 }
 
-TEST(simultaneous_connects_make_one_link)
+TEST_F_TIMEOUT(fabric, simultaneous_connects_make_one_link, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
@@ -218,7 +230,7 @@ TEST(simultaneous_connects_make_one_link)
 	fabric_reset();
 }
 
-TEST(wrong_key_refused)
+TEST_F_TIMEOUT(fabric, wrong_key_refused, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
@@ -254,7 +266,7 @@ TEST(wrong_key_refused)
 	fabric_reset();
 }
 
-TEST(unconfigured_host_refused)
+TEST_F_TIMEOUT(fabric, unconfigured_host_refused, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256], before[32];
@@ -308,7 +320,7 @@ TEST(unconfigured_host_refused)
 	fabric_reset();
 }
 
-TEST(new_key_closes_links)
+TEST_F_TIMEOUT(fabric, new_key_closes_links, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
@@ -334,7 +346,7 @@ TEST(new_key_closes_links)
 	fabric_reset();
 }
 
-TEST(peer_restart_reconnects)
+TEST_F_TIMEOUT(fabric, peer_restart_reconnects, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	const char *ko = getenv("ACL_FABRIC_MODULE");
@@ -394,7 +406,7 @@ static bool rxe_active(int ms)
 	return false;
 }
 
-TEST(unreachable_peer_is_dropped_and_reconnected)
+TEST_F_TIMEOUT(fabric, unreachable_peer_is_dropped_and_reconnected, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];

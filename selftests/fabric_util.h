@@ -21,6 +21,8 @@
 #define FABRIC_CFG "/sys/kernel/config/acl_share"
 #define FABRIC_BARRIER_PORT 7101
 #define FABRIC_BARRIER_S 180
+/* a test's limit: several barriers, and KASAN guests are slow */
+#define FABRIC_TEST_TIMEOUT 1200
 
 static inline unsigned int fabric_env_uint(const char *name)
 {

@@ -175,6 +175,19 @@ static void acl_conn_up(struct acl_fabric_conn *conn)
 
 /* ------------------------------------------------------------ messages */
 
+/*
+ * Whether a failed completion ends the link. Errors do; flushes (the queue
+ * pair went to error) do once the link is up, as nothing of ours moved it
+ * there. Before that, rdma_cm moves it to error itself when the connect is
+ * rejected or fails, and its event, which says why, is on its way.
+ */
+static bool acl_wc_fatal(struct acl_fabric_conn *conn, struct ib_wc *wc)
+{
+	if (wc->status == IB_WC_SUCCESS || conn->state == ACL_CONN_CLOSING)
+		return false;
+	return wc->status != IB_WC_WR_FLUSH_ERR || conn->state == ACL_CONN_UP;
+}
+
 static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct acl_fabric_buf *buf = container_of(wc->wr_cqe, struct acl_fabric_buf, cqe);
@@ -182,8 +195,7 @@ static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	mutex_lock(&acl_fabric.lock);
 	buf->busy = false;
-	/* a flush before we close means the queue pair died under us */
-	if (wc->status != IB_WC_SUCCESS && conn->state != ACL_CONN_CLOSING)
+	if (acl_wc_fatal(conn, wc))
 		acl_conn_closef(conn, -ECONNRESET, "a send to server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
 	mutex_unlock(&acl_fabric.lock);
@@ -420,9 +432,9 @@ static void acl_rx_done(struct ib_cq *cq, struct ib_wc *wc)
 	if (conn->state == ACL_CONN_CLOSING)
 		goto out;
 	if (wc->status != IB_WC_SUCCESS) {
-		/* a flush before we close means the queue pair died under us */
-		acl_conn_closef(conn, -ECONNRESET, "a receive from server %u failed: %s",
-				conn->peer->server_id, ib_wc_status_msg(wc->status));
+		if (acl_wc_fatal(conn, wc))
+			acl_conn_closef(conn, -ECONNRESET, "a receive from server %u failed: %s",
+					conn->peer->server_id, ib_wc_status_msg(wc->status));
 		goto out;
 	}
 	if (wc->byte_len != ACL_FABRIC_MSG_SIZE) {
