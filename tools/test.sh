@@ -132,7 +132,7 @@ for leg in "${legs[@]}"; do
 	esac
 done
 
-# Count: the VM runner's own "N passed, N failed" for each vm-selftests*, one per other
+# Count: the VM runner's own "N passed, N failed" for each vm-selftests* and vm-fabric*, one per other
 # test; the packages leg's own last line; a leg that produced no test log counts as one
 # failure.
 python3 - "$rc" "${logs[@]}" <<'PY'
@@ -162,7 +162,7 @@ for entry in legs:
     for t in tests:
         ok = t.get('result') in ('OK', 'EXPECTEDFAIL')
         m = line_re.findall(t.get('stdout') or '')
-        if t.get('name', '').startswith('vm-selftests') and m:
+        if t.get('name', '').startswith(('vm-selftests', 'vm-fabric')) and m:
             p, f = map(int, m[-1])
             lp += p
             lf += f
