@@ -146,6 +146,19 @@ static __printf(3, 4) void acl_conn_closef(struct acl_fabric_conn *conn, int err
 	acl_conn_close(conn, err, reason);
 }
 
+/*
+ * Client: the connect was accepted (ESTABLISHED, or the listener's challenge
+ * arriving first); the handshake runs. Once only, whichever comes first.
+ */
+static void acl_conn_connected(struct acl_fabric_conn *conn)
+{
+	if (conn->state != ACL_CONN_CONNECTING)
+		return;
+	conn->state = ACL_CONN_AUTH;
+	if (conn->peer->conn == conn)
+		acl_peer_set_state(conn->peer, ACL_PEER_AUTHENTICATING);
+}
+
 static void acl_conn_up(struct acl_fabric_conn *conn)
 {
 	struct acl_fabric_peer *peer = conn->peer;
@@ -349,12 +362,8 @@ static void acl_handle_challenge(struct acl_fabric_conn *conn, const struct acl_
 		return;
 	}
 	conn->challenged = true;
-	if (conn->state == ACL_CONN_CONNECTING) {
-		/* the challenge overtook our ESTABLISHED event */
-		conn->state = ACL_CONN_AUTH;
-		if (conn->peer->conn == conn)
-			acl_peer_set_state(conn->peer, ACL_PEER_AUTHENTICATING);
-	}
+	/* the challenge may overtake our ESTABLISHED event */
+	acl_conn_connected(conn);
 }
 
 /* One message, in the state it arrives in: anything out of turn closes. */
@@ -723,11 +732,7 @@ static int acl_conn_event(struct acl_fabric_conn *conn, struct rdma_cm_event *ev
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
 		if (conn->outgoing) {
-			if (conn->state == ACL_CONN_CONNECTING) {
-				conn->state = ACL_CONN_AUTH;
-				if (conn->peer->conn == conn)
-					acl_peer_set_state(conn->peer, ACL_PEER_AUTHENTICATING);
-			}
+			acl_conn_connected(conn);
 			break;
 		}
 		/* listener: prove ourselves and challenge the client */
