@@ -56,9 +56,12 @@ struct acl_phys {
 };
 
 struct acl_export;
+struct acl_remote_import;
+struct vm_area_struct;
 
 struct acl_handle {
-	struct acl_phys *phys;		/* one reference */
+	struct acl_phys *phys;		/* one reference; NULL for a remote import */
+	struct acl_remote_import *remote; /* imported from another server: one reference */
 	u64 length;			/* what it maps: all of phys, or a partial export's */
 	struct acl_export *export;	/* export made from this handle, or NULL */
 	struct acl_export *source;	/* export this handle imported, or NULL */
@@ -103,7 +106,8 @@ int acl_ctx_add_handle(struct acl_ctx *ctx, struct acl_handle *h);
 void acl_ctx_publish_handle(struct acl_ctx *ctx, struct acl_handle *h);
 void acl_ctx_abort_handle(struct acl_ctx *ctx, struct acl_handle *h);
 int acl_ctx_free_handle(struct acl_ctx *ctx, u32 id);
-struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id, u64 *length);
+struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id, u64 *length,
+				  struct acl_remote_import **remote);
 int acl_ioctl_info(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_alloc(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_free(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
@@ -121,10 +125,18 @@ struct acl_proc_id {
 	u32 __pad;
 };
 
+/* A process of another server: what an import over the fabric names. */
+struct acl_remote_id {
+	u32 server;
+	u32 tgid;
+};
+
 struct acl_whitelist {
 	struct rw_semaphore rwsem;	/* SetPid writes, import reads: whole calls */
 	struct acl_proc_id *ids;	/* sorted by tgid, unique */
 	unsigned int nr;
+	struct acl_remote_id *remote;	/* other servers' processes, sorted, unique */
+	unsigned int nr_remote;
 	u64 gen;			/* changes at every swap of ids */
 	bool closed;			/* revoked: admits nobody, takes nobody */
 };
@@ -135,6 +147,10 @@ void acl_whitelist_close(struct acl_whitelist *wl);
 void acl_whitelist_destroy(struct acl_whitelist *wl);
 int acl_whitelist_admits(struct acl_whitelist *wl);
 int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num);
+int acl_whitelist_admits_remote(struct acl_whitelist *wl, u32 server, u32 tgid);
+int acl_whitelist_check_remote(struct acl_whitelist *wl, u32 num);
+int acl_whitelist_add_remote(struct acl_whitelist *wl, const struct acl_remote_id *ids,
+			     u32 num);
 
 /* export.c */
 int acl_export_init(void);
@@ -146,6 +162,16 @@ int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_revoke(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
+
+/* remote.c: FABRIC handles of other servers, through acl_share_fabric.ko */
+struct acl_share_import;
+int acl_remote_import_ioctl(struct acl_ctx *ctx, const struct acl_share_fabric_handle *fh,
+			    struct acl_share_import *req, struct acl_handle **pending);
+void acl_remote_import_get(struct acl_remote_import *remote);
+void acl_remote_import_put(struct acl_remote_import *remote);
+void acl_remote_import_query(const struct acl_remote_import *remote,
+			     struct acl_share_query *req);
+int acl_remote_mmap(struct vm_area_struct *vma, struct acl_remote_import *remote);
 
 /* clients.c: per-process detail, root only (debugfs) */
 void acl_clients_init(void);
@@ -162,6 +188,8 @@ enum acl_stat {
 	ACL_STAT_MAPPINGS,
 	ACL_STAT_EXPORTS,
 	ACL_STAT_IMPORTS,
+	ACL_STAT_REMOTE_IMPORTS,	/* handles of other servers' exports, here */
+	ACL_STAT_REMOTE_HOLDERS,	/* other servers' imports of exports here */
 	ACL_STAT_COUNT
 };
 

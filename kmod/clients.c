@@ -51,7 +51,7 @@ static void acl_client_show(struct seq_file *m, struct acl_ctx *ctx)
 	mutex_lock(&ctx->lock);
 	xa_for_each(&ctx->handles, id, h) {
 		handles++;
-		if (h->source)
+		if (h->source || h->remote)
 			imports++;
 		else
 			bytes += h->phys->length;

@@ -29,6 +29,7 @@
 #include <linux/uaccess.h>
 
 #include "acl_share.h"
+#include "remote.h"
 
 struct acl_export {
 	struct rhash_head node;
@@ -116,6 +117,13 @@ static int acl_shareable_len(u32 type, u32 len)
 	return -EINVAL;
 }
 
+/* Magic, version and every byte that must be zero: what any server checks. */
+static bool acl_fabric_form_ok(const struct acl_share_fabric_handle *f)
+{
+	return f->magic == ACL_SHARE_FABRIC_MAGIC && f->version == ACL_SHARE_FABRIC_VERSION &&
+	       !f->__zero0 && !f->__zero1 && !memchr_inv(f->__zero2, 0, sizeof(f->__zero2));
+}
+
 /* Reads a shareable handle from user space and checks its form. */
 static int acl_shareable_read(struct acl_shareable *sh, u32 type, u64 uptr, u32 len)
 {
@@ -132,8 +140,7 @@ static int acl_shareable_read(struct acl_shareable *sh, u32 type, u64 uptr, u32 
 	if (type == ACL_SHARE_HANDLE_DEFAULT)
 		return sh->key ? 0 : -ENOENT;
 
-	if (f->magic != ACL_SHARE_FABRIC_MAGIC || f->version != ACL_SHARE_FABRIC_VERSION ||
-	    f->__zero0 || f->__zero1 || memchr_inv(f->__zero2, 0, sizeof(f->__zero2)))
+	if (!acl_fabric_form_ok(f))
 		return -ENOENT;
 	if (f->server_id != acl_server_id)
 		return -EOPNOTSUPP;
@@ -267,7 +274,7 @@ int acl_ioctl_export(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 	h = xa_load(&ctx->handles, req->handle);
 	if (!h)
 		ret = -ENOENT;
-	else if (h->source)
+	else if (h->source || h->remote)
 		ret = -EPERM;
 	else if (h->export)
 		ret = -EEXIST;
@@ -308,31 +315,94 @@ out_unlock:
 	return ret;
 }
 
+/* The pids of a SET_PID call, split into this server's and other servers'. */
+struct acl_pid_lists {
+	s32 *nrs;			/* this server's bare tgids */
+	u32 nr_local;
+	struct acl_remote_id *remote;	/* other servers' processes */
+	u32 nr_remote;
+};
+
+static void acl_pid_lists_free(struct acl_pid_lists *l)
+{
+	kvfree(l->nrs);
+	kvfree(l->remote);
+}
+
+/* Copies the pids of @req in; 0, -EINVAL, -ESRCH, -EFAULT or -ENOMEM. */
+static int acl_pid_lists_read(struct acl_pid_lists *l, const struct acl_share_set_pid *req)
+{
+	struct acl_share_server_pid *sp;
+	u32 i;
+	int ret = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (!(req->flags & ACL_SHARE_SET_PID_SERVER)) {
+		l->nrs = vmemdup_user(u64_to_user_ptr(req->pids_uptr),
+				      array_size(req->num_pids, sizeof(*l->nrs)));
+		if (IS_ERR(l->nrs)) {
+			ret = PTR_ERR(l->nrs);
+			l->nrs = NULL;
+			return ret;
+		}
+		l->nr_local = req->num_pids;
+		return 0;
+	}
+
+	sp = vmemdup_user(u64_to_user_ptr(req->pids_uptr), array_size(req->num_pids, sizeof(*sp)));
+	if (IS_ERR(sp))
+		return PTR_ERR(sp);
+	l->nrs = kvmalloc_array(req->num_pids, sizeof(*l->nrs), GFP_KERNEL_ACCOUNT);
+	l->remote = kvmalloc_array(req->num_pids, sizeof(*l->remote), GFP_KERNEL_ACCOUNT);
+	if (!l->nrs || !l->remote) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < req->num_pids; i++) {
+		if (sp[i].server_id == acl_server_id) {
+			l->nrs[l->nr_local++] = sp[i].pid;
+		} else if (req->share_type != ACL_SHARE_HANDLE_FABRIC) {
+			ret = -EINVAL;	/* only FABRIC handles cross servers */
+			break;
+		} else if (sp[i].pid < 0) {
+			ret = -ESRCH;
+			break;
+		} else if (sp[i].pid) {
+			l->remote[l->nr_remote].server = sp[i].server_id;
+			l->remote[l->nr_remote].tgid = sp[i].pid;
+			l->nr_remote++;
+		}
+	}
+out:
+	kvfree(sp);
+	if (ret)
+		acl_pid_lists_free(l);
+	return ret;
+}
+
 int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 {
 	struct acl_share_set_pid *req = arg;
+	struct acl_pid_lists pids;
 	struct acl_shareable sh;
 	struct acl_export *exp;
-	s32 *nrs;
 	int ret;
 
-	if (req->flags || req->__reserved || !req->num_pids)
+	if (req->flags & ~ACL_SHARE_SET_PID_SERVER || req->__reserved || !req->num_pids)
 		return -EINVAL;
 	if (req->num_pids > acl_max_pids_per_handle)
 		return -E2BIG;
 	ret = acl_shareable_read(&sh, req->share_type, req->shareable_uptr, req->shareable_len);
 	if (ret)
 		return ret;
-
-	nrs = vmemdup_user(u64_to_user_ptr(req->pids_uptr),
-			   array_size(req->num_pids, sizeof(*nrs)));
-	if (IS_ERR(nrs))
-		return PTR_ERR(nrs);
+	ret = acl_pid_lists_read(&pids, req);
+	if (ret)
+		return ret;
 
 	exp = acl_export_find(&sh);
 	if (!exp) {
 		ret = -ENOENT;
-		goto out_free_nrs;
+		goto out_free;
 	}
 	if (exp->exporter != task_tgid(current))
 		ret = -EPERM;
@@ -341,11 +411,17 @@ int acl_ioctl_set_pid(struct acl_ctx *ctx, void *arg, struct acl_handle **pendin
 	if (ret)
 		goto out_put;
 
-	ret = acl_whitelist_add(&exp->whitelist, nrs, req->num_pids);
+	/* Whole or nothing: what can fail of the remote part is checked first. */
+	if (pids.nr_remote)
+		ret = acl_whitelist_check_remote(&exp->whitelist, pids.nr_remote);
+	if (!ret && pids.nr_local)
+		ret = acl_whitelist_add(&exp->whitelist, pids.nrs, pids.nr_local);
+	if (!ret && pids.nr_remote)
+		ret = acl_whitelist_add_remote(&exp->whitelist, pids.remote, pids.nr_remote);
 out_put:
 	acl_export_put(exp);
-out_free_nrs:
-	kvfree(nrs);
+out_free:
+	acl_pid_lists_free(&pids);
 	return ret;
 }
 
@@ -406,10 +482,12 @@ int acl_ioctl_import(struct acl_ctx *ctx, void *arg, struct acl_handle **pending
 	if (req->flags || req->__reserved[0] || req->__reserved[1])
 		return -EINVAL;
 	ret = acl_shareable_read(&sh, req->share_type, req->shareable_uptr, req->shareable_len);
-	if (ret)
+	if (ret && ret != -EOPNOTSUPP)
 		return ret;
 	if (req->device_id >= acl_device_count)
 		return -ENODEV;
+	if (ret)	/* a FABRIC handle of another server */
+		return acl_remote_import_ioctl(ctx, &sh.fabric, req, pending);
 
 	exp = acl_export_find(&sh);
 	if (!exp)
@@ -459,3 +537,61 @@ err_put_export:
 	acl_export_put(exp);
 	return ret;
 }
+
+/* ------------------------------------------------ holders on other servers */
+
+/* A peer server's import of an export of this server (remote.h). */
+struct acl_share_remote_holder {
+	struct acl_phys *phys;	/* one reference */
+};
+
+struct acl_share_remote_holder *acl_share_remote_get(const struct acl_share_fabric_handle *fh,
+						     u32 server, u32 tgid,
+						     struct acl_share_remote_info *info)
+{
+	struct acl_shareable sh = { .type = ACL_SHARE_HANDLE_FABRIC };
+	struct acl_share_remote_holder *holder;
+	struct acl_export *exp;
+	int ret;
+
+	/* every byte, as a local import checks them: anything else is forged */
+	if (!acl_fabric_form_ok(fh) || fh->server_id != acl_server_id)
+		return ERR_PTR(-ENOENT);
+	sh.fabric = *fh;
+	exp = acl_export_find(&sh);
+	if (!exp)
+		return ERR_PTR(-ENOENT);
+	ret = exp->flags & ACL_SHARE_EXPORT_NO_PID_CHECK ? 0 :
+	      acl_whitelist_admits_remote(&exp->whitelist, server, tgid);
+	if (ret)
+		goto out_put;
+	/* on behalf of the peer, not of the task that runs this: not accounted */
+	holder = kzalloc(sizeof(*holder), GFP_KERNEL);
+	if (!holder) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	holder->phys = exp->phys;
+	acl_phys_get(holder->phys);
+	info->length = exp->length;
+	info->mem_attr = exp->phys->mem_attr;
+	info->loc_type = exp->phys->loc_type;
+	info->loc_id = exp->phys->loc_id;
+	info->page_size = exp->phys->chunk_size;
+	acl_export_put(exp);
+	acl_stat_add(ACL_STAT_REMOTE_HOLDERS, 1);
+	return holder;
+
+out_put:
+	acl_export_put(exp);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_GPL(acl_share_remote_get);
+
+void acl_share_remote_put(struct acl_share_remote_holder *holder)
+{
+	acl_phys_put(holder->phys);
+	kfree(holder);
+	acl_stat_add(ACL_STAT_REMOTE_HOLDERS, -1);
+}
+EXPORT_SYMBOL_GPL(acl_share_remote_put);

@@ -47,7 +47,10 @@ static void acl_handle_destroy(struct acl_ctx *ctx, struct acl_handle *h)
 		acl_export_put(h->source);
 		acl_stat_add(ACL_STAT_IMPORTS, -1);
 	}
-	acl_phys_put(h->phys);
+	if (h->remote)
+		acl_remote_import_put(h->remote);
+	else
+		acl_phys_put(h->phys);
 	kfree(h);
 	acl_stat_add(ACL_STAT_HANDLES, -1);
 }
@@ -155,18 +158,28 @@ void acl_ctx_abort_handle(struct acl_ctx *ctx, struct acl_handle *h)
 	mutex_unlock(&ctx->lock);
 }
 
-/* Returns the handle's allocation with a new reference, or NULL. */
-struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id, u64 *length)
+/*
+ * Returns the handle's allocation with a new reference, or NULL; for a
+ * remote import NULL, with a reference on it in *@remote.
+ */
+struct acl_phys *acl_ctx_get_phys(struct acl_ctx *ctx, u32 id, u64 *length,
+				  struct acl_remote_import **remote)
 {
 	struct acl_handle *h;
 	struct acl_phys *phys = NULL;
 
+	*remote = NULL;
 	xa_lock(&ctx->handles);
 	h = xa_load(&ctx->handles, id);
 	if (h) {
-		phys = h->phys;
 		*length = h->length;
-		acl_phys_get(phys);
+		if (h->remote) {
+			*remote = h->remote;
+			acl_remote_import_get(h->remote);
+		} else {
+			phys = h->phys;
+			acl_phys_get(phys);
+		}
 	}
 	xa_unlock(&ctx->handles);
 	return phys;
@@ -291,6 +304,12 @@ int acl_ioctl_query(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 	if (!h) {
 		mutex_unlock(&ctx->lock);
 		return -ENOENT;
+	}
+	if (h->remote) {
+		acl_remote_import_query(h->remote, req);
+		req->out_mmap_offset = acl_mmap_offset(h->id);
+		mutex_unlock(&ctx->lock);
+		return 0;
 	}
 	phys = h->phys;
 	req->out_flags = (h->source ? ACL_SHARE_QUERY_IMPORTED : 0) |

@@ -49,6 +49,8 @@ ACL_STAT_ATTR(allocated_bytes, ACL_STAT_BYTES, false);
 ACL_STAT_ATTR(mappings, ACL_STAT_MAPPINGS, false);
 ACL_STAT_ATTR(exports, ACL_STAT_EXPORTS, false);
 ACL_STAT_ATTR(imports, ACL_STAT_IMPORTS, false);
+ACL_STAT_ATTR(remote_imports, ACL_STAT_REMOTE_IMPORTS, false);
+ACL_STAT_ATTR(remote_holders, ACL_STAT_REMOTE_HOLDERS, false);
 ACL_STAT_ATTR(peak_allocations, ACL_STAT_ALLOCATIONS, true);
 ACL_STAT_ATTR(peak_allocated_bytes, ACL_STAT_BYTES, true);
 ACL_STAT_ATTR(peak_mappings, ACL_STAT_MAPPINGS, true);
@@ -63,6 +65,8 @@ static struct attribute *acl_stats_attrs[] = {
 	&acl_attr_mappings.attr.attr,
 	&acl_attr_exports.attr.attr,
 	&acl_attr_imports.attr.attr,
+	&acl_attr_remote_imports.attr.attr,
+	&acl_attr_remote_holders.attr.attr,
 	&acl_attr_peak_allocations.attr.attr,
 	&acl_attr_peak_allocated_bytes.attr.attr,
 	&acl_attr_peak_mappings.attr.attr,

@@ -203,6 +203,7 @@ void acl_phys_unindex(struct acl_phys *phys)
 int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct acl_ctx *ctx = file->private_data;
+	struct acl_remote_import *remote;
 	struct acl_phys *phys;
 	u64 length;
 
@@ -215,13 +216,18 @@ int acl_share_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_pgoff > U32_MAX)
 		return -EINVAL;
 
-	phys = acl_ctx_get_phys(ctx, vma->vm_pgoff, &length);
-	if (!phys)
+	phys = acl_ctx_get_phys(ctx, vma->vm_pgoff, &length, &remote);
+	if (!phys && !remote)
 		return -ENOENT;
 	if (vma_pages(vma) != length >> PAGE_SHIFT) {
-		acl_phys_put(phys);
+		if (remote)
+			acl_remote_import_put(remote);
+		else
+			acl_phys_put(phys);
 		return -EINVAL;
 	}
+	if (remote)
+		return acl_remote_mmap(vma, remote);
 
 	/* Page offsets inside the VMA are page indexes of the allocation. */
 	vma->vm_pgoff = 0;

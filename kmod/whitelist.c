@@ -103,6 +103,8 @@ void acl_whitelist_init(struct acl_whitelist *wl)
 	init_rwsem(&wl->rwsem);
 	wl->ids = NULL;
 	wl->nr = 0;
+	wl->remote = NULL;
+	wl->nr_remote = 0;
 	wl->gen = 0;
 	wl->closed = false;
 }
@@ -110,6 +112,7 @@ void acl_whitelist_init(struct acl_whitelist *wl)
 /* Nobody can be admitted any more: drop the entries (revocation). */
 void acl_whitelist_close(struct acl_whitelist *wl)
 {
+	struct acl_remote_id *remote;
 	struct acl_proc_id *ids;
 
 	down_write(&wl->rwsem);
@@ -117,8 +120,12 @@ void acl_whitelist_close(struct acl_whitelist *wl)
 	ids = wl->ids;
 	wl->ids = NULL;
 	wl->nr = 0;
+	remote = wl->remote;
+	wl->remote = NULL;
+	wl->nr_remote = 0;
 	up_write(&wl->rwsem);
 	kvfree(ids);
+	kvfree(remote);
 }
 
 /* The last reference is gone. */
@@ -126,6 +133,8 @@ void acl_whitelist_destroy(struct acl_whitelist *wl)
 {
 	kvfree(wl->ids);
 	wl->ids = NULL;
+	kvfree(wl->remote);
+	wl->remote = NULL;
 }
 
 /* Entry of @tgid, or NULL; rwsem held. */
@@ -345,5 +354,121 @@ int acl_whitelist_add(struct acl_whitelist *wl, const s32 *nrs, u32 num)
 	kvfree(old);
 out:
 	kvfree(ids);
+	return ret;
+}
+
+/* ------------------------------------------------ processes of other servers */
+
+static int acl_remote_id_cmp(const void *a, const void *b)
+{
+	const struct acl_remote_id *x = a, *y = b;
+
+	if (x->server != y->server)
+		return x->server < y->server ? -1 : 1;
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return 0;
+}
+
+/**
+ * acl_whitelist_admits_remote - may process @tgid of server @server import?
+ * @wl: the export's whitelist
+ * @server: the importing server (an authenticated peer)
+ * @tgid: the importer's bare tgid on that server
+ *
+ * This server cannot tell which process holds @tgid there: the entry
+ * admits whichever does when it imports (docs/fabric.md).
+ *
+ * Return: 0, -EPERM (not named) or -ENOENT (closed: revoked).
+ */
+int acl_whitelist_admits_remote(struct acl_whitelist *wl, u32 server, u32 tgid)
+{
+	struct acl_remote_id key = { .server = server, .tgid = tgid };
+	int ret;
+
+	down_read(&wl->rwsem);
+	if (wl->closed)
+		ret = -ENOENT;
+	else
+		ret = bsearch(&key, wl->remote, wl->nr_remote, sizeof(key),
+			      acl_remote_id_cmp) ? 0 : -EPERM;
+	up_read(&wl->rwsem);
+	return ret;
+}
+
+/*
+ * Would @num more entries fit? Checked before the local entries of the same
+ * call are added, so that the call fails whole; 0, -E2BIG or -ENOENT.
+ */
+int acl_whitelist_check_remote(struct acl_whitelist *wl, u32 num)
+{
+	int ret = 0;
+
+	down_read(&wl->rwsem);
+	if (wl->closed)
+		ret = -ENOENT;
+	else if ((u64)wl->nr_remote + num > acl_max_pids_per_handle)
+		ret = -E2BIG;
+	up_read(&wl->rwsem);
+	return ret;
+}
+
+/**
+ * acl_whitelist_add_remote - name processes of other servers
+ * @wl: the export's whitelist
+ * @ids: (server, tgid) pairs, no server of them this one, no tgid 0
+ * @num: how many
+ *
+ * The list is merged under the write lock: it is short (at most
+ * max_pids_per_handle) and changed rarely, unlike the local one.
+ *
+ * Return: 0, -E2BIG (more than max_pids_per_handle entries), -ENOENT
+ * (revoked meanwhile), -ENOMEM.
+ */
+int acl_whitelist_add_remote(struct acl_whitelist *wl, const struct acl_remote_id *ids, u32 num)
+{
+	struct acl_remote_id *sorted, *merged, *old = NULL;
+	unsigned int i, j, n;
+	int ret = 0;
+
+	sorted = kvmalloc_array(num, sizeof(*sorted), GFP_KERNEL_ACCOUNT);
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, ids, array_size(num, sizeof(*ids)));
+	sort(sorted, num, sizeof(*sorted), acl_remote_id_cmp, NULL);
+
+	down_write(&wl->rwsem);
+	if (wl->closed) {
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	merged = kvmalloc_array(wl->nr_remote + num, sizeof(*merged), GFP_KERNEL_ACCOUNT);
+	if (!merged) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	for (i = 0, j = 0, n = 0; i < wl->nr_remote || j < num;) {
+		const struct acl_remote_id *next;
+
+		if (j == num || (i < wl->nr_remote &&
+				 acl_remote_id_cmp(&wl->remote[i], &sorted[j]) <= 0))
+			next = &wl->remote[i++];
+		else
+			next = &sorted[j++];
+		if (!n || acl_remote_id_cmp(&merged[n - 1], next))
+			merged[n++] = *next;
+	}
+	if (n > acl_max_pids_per_handle) {
+		kvfree(merged);
+		ret = -E2BIG;
+		goto out_unlock;
+	}
+	old = wl->remote;
+	wl->remote = merged;
+	wl->nr_remote = n;
+out_unlock:
+	up_write(&wl->rwsem);
+	kvfree(old);
+	kvfree(sorted);
 	return ret;
 }

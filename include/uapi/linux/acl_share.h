@@ -172,10 +172,13 @@ struct acl_share_free {
  * enum acl_share_query_flags - out_flags of struct acl_share_query
  * @ACL_SHARE_QUERY_IMPORTED: the handle was imported from another process
  * @ACL_SHARE_QUERY_EXPORTED: the handle has a live export
+ * @ACL_SHARE_QUERY_REMOTE: imported from another server (with IMPORTED):
+ *     its memory is there, reached by copies; a mapping of it faults SIGBUS
  */
 enum acl_share_query_flags {
 	ACL_SHARE_QUERY_IMPORTED = 1 << 0,
 	ACL_SHARE_QUERY_EXPORTED = 1 << 1,
+	ACL_SHARE_QUERY_REMOTE = 1 << 2,
 };
 
 /**
@@ -256,21 +259,48 @@ struct acl_share_export {
 #define ACL_SHARE_IOC_EXPORT _IOWR(ACL_SHARE_IOC_TYPE, 0x04, struct acl_share_export)
 
 /**
+ * enum acl_share_set_pid_flags - flags of struct acl_share_set_pid
+ * @ACL_SHARE_SET_PID_SERVER: @pids_uptr is an array of struct
+ *     acl_share_server_pid: processes named by (server id, bare tgid)
+ */
+enum acl_share_set_pid_flags {
+	ACL_SHARE_SET_PID_SERVER = 1 << 0,
+};
+
+/**
+ * struct acl_share_server_pid - one process of some server
+ * @server_id: the server_id of the module on that server
+ * @pid: its thread-group id in that server's initial pid namespace
+ */
+struct acl_share_server_pid {
+	__u32 server_id;
+	__s32 pid;
+};
+
+/**
  * struct acl_share_set_pid - ACL_SHARE_IOC_SET_PID
  * @size: sizeof(struct acl_share_set_pid)
- * @flags: must be 0
+ * @flags: 0, or ACL_SHARE_SET_PID_SERVER
  * @share_type: ACL_SHARE_HANDLE_DEFAULT or ACL_SHARE_HANDLE_FABRIC
  * @shareable_len: 8 for DEFAULT, 128 for FABRIC
  * @shareable_uptr: the shareable handle
- * @pids_uptr: an array of __s32 thread-group ids in the initial pid namespace
+ * @pids_uptr: an array of __s32 thread-group ids in the initial pid
+ *             namespace, or of struct acl_share_server_pid
  * @num_pids: entries in @pids_uptr, 1..65535
  * @__reserved: must be 0
  *
  * Adds the processes that hold these pids now to the whitelist. Entries
  * equal to 0 are skipped; the call adds all or nothing.
  *
+ * With ACL_SHARE_SET_PID_SERVER, entries of this server are checked and
+ * added as above; entries of another server (FABRIC handles only) admit
+ * the process holding that tgid there when it imports over the fabric
+ * (docs/fabric.md): this server cannot check them. Their list, like the
+ * local one, holds at most max_pids_per_handle entries.
+ *
  * Errors: -EINVAL (flags, __reserved, size, share_type, shareable_len,
- * num_pids == 0), -E2BIG (num_pids or the whitelist would exceed
+ * num_pids == 0, another server's entry for a DEFAULT handle),
+ * -E2BIG (num_pids or the whitelist would exceed
  * max_pids_per_handle), -ENOENT (no such export, or revoked), -EPERM (the
  * caller is not the exporter), -EACCES (exported with
  * ACL_SHARE_EXPORT_NO_PID_CHECK), -ESRCH (a pid names no live process),
@@ -311,12 +341,25 @@ struct acl_share_set_pid {
  * The out_ fields of the third version spare the importer a QUERY: one
  * ioctl per aclrtMemImportFromShareableHandle.
  *
+ * A FABRIC handle of another server is imported over the fabric when the
+ * acl_share_fabric module is loaded (docs/fabric.md): that server's kernel
+ * checks the handle, revocation and its whitelist (entries naming this
+ * server and the caller's bare tgid) and holds a reference for the new
+ * handle until it and every mapping of it are gone. The new handle reports
+ * ACL_SHARE_QUERY_REMOTE; its memory is reached by copies, not by loads and
+ * stores (a mapping of it faults SIGBUS), and it cannot be exported.
+ *
  * Errors: -EINVAL (flags, __reserved, size, share_type, shareable_len), -ENODEV
  * (device_id), -ENOENT (unknown, malformed or revoked shareable handle, or
  * one whose exporter has exited),
  * -EPERM (the caller is the exporter, or is not whitelisted), -EEXIST (this
  * file already holds a live import of it), -EOPNOTSUPP (a FABRIC handle of
- * another server), -EMFILE (the file holds INT_MAX handles), -ENOMEM, -E2BIG.
+ * another server and no fabric module), -EHOSTUNREACH (that server is not
+ * a configured peer), the fabric's errno when no authenticated link to it
+ * can be made (-ECONNREFUSED, -EKEYREJECTED, -ENOKEY, -ETIMEDOUT, ...) or
+ * the link fails during the request (-ECONNRESET), -EINTR (a signal arrived
+ * while waiting for the other server: nothing is held), -EMFILE (the file
+ * holds INT_MAX handles), -ENOMEM, -E2BIG.
  */
 struct acl_share_import {
 	__u32 size;
