@@ -24,52 +24,18 @@
 
 #include "fabric.h"
 
-#define ACL_FABRIC_RX		8	/* receive buffers posted */
-#define ACL_FABRIC_TX		8	/* sends in flight */
 #define ACL_FABRIC_RESOLVE_MS	2000
 
-enum acl_conn_state {
-	ACL_CONN_RESOLVING,	/* outgoing: address, route */
-	ACL_CONN_CONNECTING,	/* outgoing: connect request sent */
-	ACL_CONN_AUTH,		/* connected, handshake running */
-	ACL_CONN_UP,		/* authenticated */
-	ACL_CONN_CLOSING,	/* release work queued; nothing more is handled */
+/* A send that found every buffer in flight. */
+struct acl_fabric_queued {
+	struct list_head node;
+	struct acl_fabric_msg msg;
 };
 
-struct acl_fabric_buf {
-	struct ib_cqe cqe;
-	struct acl_fabric_conn *conn;
-	struct acl_fabric_msg *msg;
-	u64 dma;
-	bool mapped;
-	bool busy;		/* tx: posted, not completed */
-};
-
-struct acl_fabric_conn {
-	struct kref ref;
-	struct acl_fabric_peer *peer;	/* holds a reference to its item */
-	struct acl_fabric_key *key;	/* holds a reference */
-	struct rdma_cm_id *cm_id;
-	struct ib_pd *pd;
-	struct ib_cq *cq;
-	bool qp_made;
-	bool outgoing;
-	bool challenged;	/* listener: CHALLENGE sent; client: RESPONSE sent */
-	enum acl_conn_state state;
-	u8 nonce_c[ACL_FABRIC_NONCE_LEN];
-	u8 nonce_s[ACL_FABRIC_NONCE_LEN];
-	u64 ping_seq;
-	u64 pong_seq;
-	struct acl_fabric_buf rx[ACL_FABRIC_RX];
-	struct acl_fabric_buf tx[ACL_FABRIC_TX];
-	struct delayed_work timeout;	/* until authenticated */
-	struct delayed_work keepalive;	/* once authenticated */
-	unsigned long last_rx;		/* jiffies of the last message received */
-	struct work_struct release;
-};
+#define ACL_FABRIC_MAX_BACKLOG	65536
 
 static const char *const acl_refusal_text[ACL_FABRIC_REFUSE_MAX] = {
-	[ACL_FABRIC_REFUSE_BAD_REQUEST] = "not an acl_share_fabric request of version 1",
+	[ACL_FABRIC_REFUSE_BAD_REQUEST] = "not an acl_share_fabric request of our version",
 	[ACL_FABRIC_REFUSE_WRONG_SERVER] = "it is not the server the request names",
 	[ACL_FABRIC_REFUSE_NOT_PEER] = "we are not one of its configured peers",
 	[ACL_FABRIC_REFUSE_ADDR_MISMATCH] = "our address is not the one it has configured for us",
@@ -80,13 +46,18 @@ static const char *const acl_refusal_text[ACL_FABRIC_REFUSE_MAX] = {
 static void acl_conn_free(struct kref *ref)
 {
 	struct acl_fabric_conn *conn = container_of(ref, struct acl_fabric_conn, ref);
+	struct acl_fabric_queued *q, *next;
 
+	list_for_each_entry_safe(q, next, &conn->backlog, node)
+		kfree(q);
+	xa_destroy(&conn->holders);
+	xa_destroy(&conn->requests);
 	config_item_put(&conn->peer->group.cg_item);
 	acl_fabric_key_put(conn->key);
 	kfree(conn);
 }
 
-static void acl_conn_put(struct acl_fabric_conn *conn)
+void acl_conn_put(struct acl_fabric_conn *conn)
 {
 	kref_put(&conn->ref, acl_conn_free);
 }
@@ -134,8 +105,7 @@ static void acl_conn_close(struct acl_fabric_conn *conn, int err, const char *re
 	queue_work(acl_fabric.wq, &conn->release);
 }
 
-static __printf(3, 4) void acl_conn_closef(struct acl_fabric_conn *conn, int err,
-					      const char *fmt, ...)
+void acl_conn_closef(struct acl_fabric_conn *conn, int err, const char *fmt, ...)
 {
 	char reason[sizeof(conn->peer->last_reason)];
 	va_list args;
@@ -201,40 +171,76 @@ static bool acl_wc_fatal(struct acl_fabric_conn *conn, struct ib_wc *wc)
 	return wc->status != IB_WC_WR_FLUSH_ERR || conn->state == ACL_CONN_UP;
 }
 
+static int acl_conn_post(struct acl_fabric_conn *conn, struct acl_fabric_buf *buf,
+			 const struct acl_fabric_msg *msg);
+
 static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct acl_fabric_buf *buf = container_of(wc->wr_cqe, struct acl_fabric_buf, cqe);
 	struct acl_fabric_conn *conn = buf->conn;
+	struct acl_fabric_queued *q;
 
 	mutex_lock(&acl_fabric.lock);
 	buf->busy = false;
-	if (acl_wc_fatal(conn, wc))
+	if (acl_wc_fatal(conn, wc)) {
 		acl_conn_closef(conn, -ECONNRESET, "a send to server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
+	} else if (conn->state != ACL_CONN_CLOSING && !list_empty(&conn->backlog)) {
+		/* the oldest waiting send takes the buffer: order is kept */
+		q = list_first_entry(&conn->backlog, struct acl_fabric_queued, node);
+		list_del(&q->node);
+		conn->nr_backlog--;
+		if (acl_conn_post(conn, buf, &q->msg))
+			acl_conn_closef(conn, -ECONNRESET, "cannot send to server %u",
+					conn->peer->server_id);
+		kfree(q);
+	}
 	mutex_unlock(&acl_fabric.lock);
 }
 
-static int acl_conn_send(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg)
+/*
+ * Sends @msg, or queues it while every buffer is in flight (the completion
+ * of one posts the oldest queued): a caller never loses a message to a
+ * burst, such as the releases of a process exiting with many imports.
+ */
+int acl_conn_send(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg)
 {
-	struct ib_device *dev = conn->cm_id->device;
 	struct acl_fabric_buf *buf = NULL;
-	struct ib_send_wr wr = {};
-	struct ib_sge sge;
-	int i, ret;
+	struct acl_fabric_queued *q;
+	int i;
 
 	lockdep_assert_held(&acl_fabric.lock);
 	if (conn->state == ACL_CONN_CLOSING || !conn->qp_made)
 		return -ENOTCONN;
+	msg->magic = cpu_to_le32(ACL_FABRIC_MAGIC);
+	msg->version = cpu_to_le16(ACL_FABRIC_VERSION);
 	for (i = 0; i < ACL_FABRIC_TX; i++) {
 		if (!conn->tx[i].busy) {
 			buf = &conn->tx[i];
 			break;
 		}
 	}
-	if (!buf)
-		return -EBUSY;
-	msg->magic = cpu_to_le32(ACL_FABRIC_MAGIC);
-	msg->version = cpu_to_le16(ACL_FABRIC_VERSION);
+	if (buf)
+		return acl_conn_post(conn, buf, msg);
+	if (conn->nr_backlog >= ACL_FABRIC_MAX_BACKLOG)
+		return -ENOBUFS;
+	q = kmalloc(sizeof(*q), GFP_KERNEL);
+	if (!q)
+		return -ENOMEM;
+	memcpy(&q->msg, msg, sizeof(q->msg));
+	list_add_tail(&q->node, &conn->backlog);
+	conn->nr_backlog++;
+	return 0;
+}
+
+static int acl_conn_post(struct acl_fabric_conn *conn, struct acl_fabric_buf *buf,
+			 const struct acl_fabric_msg *msg)
+{
+	struct ib_device *dev = conn->cm_id->device;
+	struct ib_send_wr wr = {};
+	struct ib_sge sge;
+	int ret;
+
 	memcpy(buf->msg, msg, ACL_FABRIC_MSG_SIZE);
 	ib_dma_sync_single_for_device(dev, buf->dma, ACL_FABRIC_MSG_SIZE, DMA_TO_DEVICE);
 	sge.addr = buf->dma;
@@ -418,6 +424,15 @@ static void acl_handle_msg(struct acl_fabric_conn *conn, const struct acl_fabric
 		if (up)
 			return;
 		break;
+	case ACL_FABRIC_MSG_IMPORT_REQ:
+	case ACL_FABRIC_MSG_IMPORT_OK:
+	case ACL_FABRIC_MSG_IMPORT_ERR:
+	case ACL_FABRIC_MSG_RELEASE:
+		if (up) {
+			acl_fabric_import_msg(conn, msg);
+			return;
+		}
+		break;
 	case ACL_FABRIC_MSG_PONG:
 		/* answers come in order; a late one (its ping timed out) is harmless */
 		if (up && le64_to_cpu(msg->seq) <= conn->ping_seq) {
@@ -577,6 +592,8 @@ static void acl_conn_release(struct work_struct *work)
 	cancel_delayed_work_sync(&conn->timeout);
 	cancel_delayed_work_sync(&conn->keepalive);
 	acl_conn_free_ib(conn);
+	/* closing: no handler adds a holder any more; the peer's imports end with the link */
+	acl_fabric_drop_holders(conn);
 	if (conn->cm_id)
 		rdma_destroy_id(conn->cm_id);
 	acl_conn_put(conn);
@@ -615,8 +632,9 @@ static void acl_conn_keepalive(struct work_struct *work)
 				conn->peer->server_id, timeout_ms);
 		goto out;
 	}
-	/* all sends in flight: the link is busy, which is alive enough */
-	acl_conn_send_type(conn, ACL_FABRIC_MSG_KEEPALIVE, 0);
+	/* sends queued: the link is busy, which is alive enough */
+	if (list_empty(&conn->backlog))
+		acl_conn_send_type(conn, ACL_FABRIC_MSG_KEEPALIVE, 0);
 	queue_delayed_work(acl_fabric.wq, &conn->keepalive,
 			   msecs_to_jiffies(max(READ_ONCE(acl_fabric_keepalive_ms), 100U)));
 out:
@@ -640,6 +658,9 @@ static struct acl_fabric_conn *acl_conn_new(struct acl_fabric_peer *peer, bool o
 	INIT_DELAYED_WORK(&conn->timeout, acl_conn_timeout);
 	INIT_DELAYED_WORK(&conn->keepalive, acl_conn_keepalive);
 	INIT_WORK(&conn->release, acl_conn_release);
+	INIT_LIST_HEAD(&conn->backlog);
+	xa_init_flags(&conn->holders, XA_FLAGS_ALLOC1);
+	xa_init_flags(&conn->requests, XA_FLAGS_ALLOC1);
 	return conn;
 }
 
@@ -815,7 +836,8 @@ static int acl_connect_request(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	    le32_to_cpu(req->magic) != ACL_FABRIC_MAGIC ||
 	    le16_to_cpu(req->version) != ACL_FABRIC_VERSION || src->sin_family != AF_INET) {
 		acl_refuse(id, ACL_FABRIC_REFUSE_BAD_REQUEST,
-			   "a request that is not acl_share_fabric version 1 over IPv4");
+			   "a request that is not acl_share_fabric version %u over IPv4",
+			   ACL_FABRIC_VERSION);
 		goto refused;
 	}
 	from = le32_to_cpu(req->src_server);

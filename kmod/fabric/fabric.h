@@ -23,10 +23,10 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <rdma/ib_verbs.h>
 
+#include "../remote.h"
 #include "wire.h"
-
-struct acl_fabric_conn;
 
 struct acl_fabric_key {
 	struct kref ref;
@@ -67,13 +67,59 @@ struct acl_fabric {
 	struct workqueue_struct *wq;	/* connection releases and timeouts */
 };
 
+/* conn.c: one link (see the comment at its top) */
+#define ACL_FABRIC_RX		8	/* receive buffers posted */
+#define ACL_FABRIC_TX		8	/* sends in flight */
+
+enum acl_conn_state {
+	ACL_CONN_RESOLVING,	/* outgoing: address, route */
+	ACL_CONN_CONNECTING,	/* outgoing: connect request sent */
+	ACL_CONN_AUTH,		/* connected, handshake running */
+	ACL_CONN_UP,		/* authenticated */
+	ACL_CONN_CLOSING,	/* release work queued; nothing more is handled */
+};
+
+struct acl_fabric_buf {
+	struct ib_cqe cqe;
+	struct acl_fabric_conn *conn;
+	struct acl_fabric_msg *msg;
+	u64 dma;
+	bool mapped;
+	bool busy;		/* tx: posted, not completed */
+};
+
+struct acl_fabric_conn {
+	struct kref ref;
+	struct acl_fabric_peer *peer;	/* holds a reference to its item */
+	struct acl_fabric_key *key;	/* holds a reference */
+	struct rdma_cm_id *cm_id;
+	struct ib_pd *pd;
+	struct ib_cq *cq;
+	bool qp_made;
+	bool outgoing;
+	bool challenged;	/* listener: CHALLENGE sent; client: RESPONSE sent */
+	enum acl_conn_state state;
+	u8 nonce_c[ACL_FABRIC_NONCE_LEN];
+	u8 nonce_s[ACL_FABRIC_NONCE_LEN];
+	u64 ping_seq;
+	u64 pong_seq;
+	struct acl_fabric_buf rx[ACL_FABRIC_RX];
+	struct acl_fabric_buf tx[ACL_FABRIC_TX];
+	struct delayed_work timeout;	/* until authenticated */
+	struct delayed_work keepalive;	/* once authenticated */
+	unsigned long last_rx;		/* jiffies of the last message received */
+	struct list_head backlog;	/* struct acl_fabric_queued: sends waiting for a buffer */
+	unsigned int nr_backlog;
+	struct xarray holders;		/* exporter: id -> struct acl_share_remote_holder */
+	struct xarray requests;		/* importer: id -> struct acl_import_request */
+	struct work_struct release;
+};
+
 extern struct acl_fabric acl_fabric;
 extern unsigned int acl_fabric_connect_timeout_ms;
 extern unsigned int acl_fabric_handshake_timeout_ms;
 extern unsigned int acl_fabric_keepalive_ms;
 extern unsigned int acl_fabric_peer_timeout_ms;
-
-u32 acl_share_server_id(void);
 
 /* auth.c */
 struct acl_fabric_key *acl_fabric_key_new(const u8 *key, unsigned int len);
@@ -95,6 +141,15 @@ int acl_fabric_ping(struct acl_fabric_peer *peer);
 void acl_fabric_disconnect_locked(struct acl_fabric_peer *peer, int err, const char *reason);
 void acl_fabric_close_all_locked(int err, const char *reason);
 bool acl_fabric_peer_initiated_locked(struct acl_fabric_peer *peer);
+void acl_conn_put(struct acl_fabric_conn *conn);
+__printf(3, 4) void acl_conn_closef(struct acl_fabric_conn *conn, int err, const char *fmt, ...);
+int acl_conn_send(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg);
+
+/* import.c: remote imports, both sides */
+int acl_fabric_import_init(void);
+void acl_fabric_import_exit(void);
+void acl_fabric_import_msg(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg);
+void acl_fabric_drop_holders(struct acl_fabric_conn *conn);
 
 /* config.c */
 int acl_fabric_config_init(void);

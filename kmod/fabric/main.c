@@ -48,19 +48,27 @@ static int __init acl_fabric_init(void)
 	if (!acl_fabric.wq)
 		return -ENOMEM;
 	ret = acl_fabric_config_init();
-	if (ret) {
-		destroy_workqueue(acl_fabric.wq);
-		return ret;
-	}
+	if (ret)
+		goto err_wq;
+	ret = acl_fabric_import_init();
+	if (ret)
+		goto err_config;
 	pr_info("server %u, port %u\n", acl_share_server_id(), acl_fabric.port);
 	return 0;
+
+err_config:
+	acl_fabric_config_exit();
+err_wq:
+	destroy_workqueue(acl_fabric.wq);
+	return ret;
 }
 
 static void __exit acl_fabric_exit(void)
 {
 	struct acl_fabric_key *key;
 
-	/* no peer is left: each configfs item held the module */
+	/* no import is left (each held the module), nor a peer (each item did) */
+	acl_fabric_import_exit();
 	acl_fabric_config_exit();
 	mutex_lock(&acl_fabric.config_lock);
 	acl_fabric_stop_listening();

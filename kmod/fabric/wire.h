@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 #define ACL_FABRIC_MAGIC	0x464c4341	/* "ACLF" */
-#define ACL_FABRIC_VERSION	1
+#define ACL_FABRIC_VERSION	2
 #define ACL_FABRIC_NONCE_LEN	16
 #define ACL_FABRIC_PROOF_LEN	32		/* HMAC-SHA256 */
 
@@ -50,7 +50,18 @@ enum acl_fabric_msg_type {
 	ACL_FABRIC_MSG_PING,		/* either way, authenticated only */
 	ACL_FABRIC_MSG_PONG,
 	ACL_FABRIC_MSG_KEEPALIVE,	/* either way, authenticated only: no answer */
+	ACL_FABRIC_MSG_IMPORT_REQ,	/* importer -> exporter: seq names the request */
+	ACL_FABRIC_MSG_IMPORT_OK,	/* exporter -> importer: seq echoed */
+	ACL_FABRIC_MSG_IMPORT_ERR,	/* exporter -> importer: seq echoed */
+	ACL_FABRIC_MSG_RELEASE,		/* importer -> exporter: seq is the holder */
 	ACL_FABRIC_MSG_MAX
+};
+
+/* Why an import was refused (IMPORT_ERR); anything else reads as EPROTO. */
+enum acl_fabric_import_err {
+	ACL_FABRIC_IMPORT_NOENT = 1,	/* malformed, forged, revoked, exporter gone */
+	ACL_FABRIC_IMPORT_PERM,		/* the whitelist does not name the importer */
+	ACL_FABRIC_IMPORT_NOMEM,	/* the exporting server is out of memory */
 };
 
 struct acl_fabric_msg {
@@ -66,7 +77,23 @@ struct acl_fabric_msg {
 		struct {
 			u8 proof[ACL_FABRIC_PROOF_LEN];
 		} response;
-		u8 pad[112];
+		struct {
+			__le32 tgid;		/* the importer's bare tgid */
+			__le32 reserved;	/* zero */
+			u8 handle[128];		/* struct acl_share_fabric_handle */
+		} import_req;
+		struct {
+			__le64 holder;		/* for RELEASE */
+			__le64 length;
+			__le32 mem_attr;
+			__le32 loc_type;
+			__le32 loc_id;
+			__le32 page_size;
+		} import_ok;
+		struct {
+			__le32 err;		/* enum acl_fabric_import_err */
+		} import_err;
+		u8 pad[240];
 	};
 };
 
