@@ -156,6 +156,12 @@ static inline size_t shim_share_len(uint32_t type)
 }
 
 /* share.c */
+/* Checks an aclrtServerPid array (107000 with the field named); the pids in all in *total. */
+SHIM_HIDDEN aclError shim_check_server_pids(const char *fn, const aclrtServerPid *sp, size_t num,
+					    size_t *total);
+/* Whitelists (server, pid) pairs for the FABRIC handle sh; checks them first. */
+SHIM_HIDDEN aclError shim_share_set_server_pids(const char *fn, const void *sh,
+						const aclrtServerPid *sp, size_t num);
 /* Imports a FABRIC handle on @device (no current-device check); the handle in *handle. */
 SHIM_HIDDEN aclError shim_share_import_fabric(const char *fn, const void *sh, int32_t device,
 					      aclrtDrvMemHandle *handle);

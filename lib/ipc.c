@@ -47,15 +47,6 @@ static pthread_mutex_t ipc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ipc_key *keys;		/* protected by ipc_lock */
 static size_t n_keys, cap_keys;
 
-/* Pids of other servers named by aclrtIpcMemImportPidInterServer (protected by ipc_lock). */
-struct remote_pid {
-	char key[KEY_CHARS + 1];
-	uint32_t sdid;
-	int32_t pid;
-};
-static struct remote_pid *remotes;
-static size_t n_remotes, cap_remotes;
-
 void shim_ipc_lock(void)
 {
 	pthread_mutex_lock(&export_lock);
@@ -71,39 +62,6 @@ void shim_ipc_unlock(void)
 void shim_ipc_forget_child(void)
 {
 	shim_drop((void **)&keys, &n_keys, &cap_keys);
-	shim_drop((void **)&remotes, &n_remotes, &cap_remotes);
-}
-
-static aclError remember_remote(const char *fn, const char *key, const aclrtServerPid *sp)
-{
-	aclError ret = ACL_SUCCESS;
-
-	pthread_mutex_lock(&ipc_lock);
-	for (size_t i = 0; i < sp->num && !ret; i++) {
-		if (!shim_grow((void **)&remotes, &cap_remotes, n_remotes, sizeof(*remotes))) {
-			ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
-			break;
-		}
-		snprintf(remotes[n_remotes].key, sizeof(remotes[n_remotes].key), "%s", key);
-		remotes[n_remotes].sdid = sp->sdid;
-		remotes[n_remotes].pid = sp->pid[i];
-		n_remotes++;
-	}
-	pthread_mutex_unlock(&ipc_lock);
-	return ret;
-}
-
-/* The key is closed: the pids of other servers it named go with it. */
-static void forget_remotes(const char *key)
-{
-	size_t w = 0;
-
-	pthread_mutex_lock(&ipc_lock);
-	for (size_t i = 0; i < n_remotes; i++)
-		if (strcmp(remotes[i].key, key))
-			remotes[w++] = remotes[i];
-	n_remotes = w;
-	pthread_mutex_unlock(&ipc_lock);
 }
 
 /* With ipc_lock held: the entry of @key, or NULL. */
@@ -366,10 +324,8 @@ aclError aclrtIpcMemClose(const char *key)
 	if (shim_devmem_find_key(key, false)) {
 		/* New imports fail from now on; the memory stays until aclrtFree and the imports go. */
 		ret = shim_share_revoke(fn, &f, ACL_SHARE_HANDLE_FABRIC);
-		if (ret == ACL_SUCCESS || ret == ACL_ERROR_RT_INVALID_HANDLE) {
+		if (ret == ACL_SUCCESS || ret == ACL_ERROR_RT_INVALID_HANDLE)
 			shim_devmem_find_key(key, true);
-			forget_remotes(key);
-		}
 		pthread_mutex_unlock(&export_lock);
 		return ret;
 	}
@@ -421,23 +377,14 @@ aclError aclrtIpcMemImportPidInterServer(const char *key, aclrtServerPid *server
 {
 	static const char fn[] = "aclrtIpcMemImportPidInterServer";
 	struct acl_share_fabric_handle f;
-	struct acl_share_info info;
+	size_t total;
 	aclError ret;
 
 	if (!key)
 		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: key is NULL", fn);
-	if (!serverPids)
-		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: serverPids is NULL", fn);
-	if (num == 0)
-		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: num is 0", fn);
-	for (size_t i = 0; i < num; i++) {
-		if (!serverPids[i].pid)
-			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-					 "%s: serverPids[%zu].pid is NULL", fn, i);
-		if (serverPids[i].num == 0)
-			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
-					 "%s: serverPids[%zu].num is 0", fn, i);
-	}
+	ret = shim_check_server_pids(fn, serverPids, num, &total);
+	if (ret)
+		return ret;
 	ret = fabric_from_key(fn, key, &f);
 	if (ret)
 		return ret;
@@ -445,24 +392,9 @@ aclError aclrtIpcMemImportPidInterServer(const char *key, aclrtServerPid *server
 		return shim_fail(ACL_ERROR_RT_INVALID_HANDLE,
 				 "%s: key \"%s\" was not exported by this process (or closed)", fn, key);
 	/*
-	 * Entries of this server are whitelisted now, as SetImportPid does.
-	 * Those of other servers are kept for the day FABRIC sharing crosses
-	 * servers (contract section 8): until then they admit nobody.
+	 * The kernel whitelists entries of this server as SetImportPid does,
+	 * and keeps those of other servers for their imports over the fabric
+	 * (contract section 8, docs/fabric.md).
 	 */
-	ret = shim_dev_info(fn, &info);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < num; i++) {
-		if (serverPids[i].sdid != info.out_server_id) {
-			ret = remember_remote(fn, key, &serverPids[i]);
-		} else {
-			ret = aclrtMemSetPidToShareableHandleV2(&f, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC,
-								serverPids[i].pid, serverPids[i].num);
-			if (ret)
-				ret = shim_fail_within(fn, ret);
-		}
-		if (ret)
-			return ret;
-	}
-	return ACL_SUCCESS;
+	return shim_share_set_server_pids(fn, &f, serverPids, num);
 }

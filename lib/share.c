@@ -47,20 +47,44 @@ static uint32_t bare_tgid(void)
 	return (uint32_t)getpid();
 }
 
-static aclError other_server(const char *fn, const void *sh)
+/* The server a FABRIC handle names. */
+static uint32_t handle_server(const void *sh)
 {
 	struct acl_share_fabric_handle f;
-	struct acl_share_info info;
-	char eb[SHIM_ERRSTR_LEN];
 
 	memcpy(&f, sh, sizeof(f));
-	if (shim_dev_info(fn, &info) != ACL_SUCCESS)
-		info.out_server_id = 0;
+	return f.server_id;
+}
+
+static uint32_t this_server(const char *fn)
+{
+	struct acl_share_info info;
+
+	return shim_dev_info(fn, &info) == ACL_SUCCESS ? info.out_server_id : 0;
+}
+
+/* A FABRIC handle of another server, and this call cannot cross servers (@err). */
+static aclError other_server(const char *fn, const void *sh, int err)
+{
+	char eb[SHIM_ERRSTR_LEN];
+
+	if (err == EOPNOTSUPP)
+		return shim_fail(ACL_ERROR_RT_FEATURE_NOT_SUPPORT,
+				 "%s: the FABRIC shareableHandle names server %u but this is server "
+				 "%u; only an import crosses servers, and only with acl_share_fabric "
+				 "loaded (docs/fabric.md): %s",
+				 fn, handle_server(sh), this_server(fn),
+				 shim_errno_str(err, eb, sizeof(eb)));
+	if (err == EHOSTUNREACH)
+		return shim_fail(ACL_ERROR_RT_FEATURE_NOT_SUPPORT,
+				 "%s: the FABRIC shareableHandle names server %u, which is not a "
+				 "configured peer of this server %u (acl-share-fabric add-peer): %s",
+				 fn, handle_server(sh), this_server(fn),
+				 shim_errno_str(err, eb, sizeof(eb)));
 	return shim_fail(ACL_ERROR_RT_FEATURE_NOT_SUPPORT,
-			 "%s: the FABRIC shareableHandle names server %u but this is server %u; "
-			 "cross-server sharing is not supported yet: %s",
-			 fn, f.server_id, info.out_server_id,
-			 shim_errno_str(EOPNOTSUPP, eb, sizeof(eb)));
+			 "%s: server %u, which the FABRIC shareableHandle names, cannot be reached "
+			 "over the fabric (acl-share-fabric status tells why): %s",
+			 fn, handle_server(sh), shim_errno_str(err, eb, sizeof(eb)));
 }
 
 static bool share_type_ok(uint32_t t)
@@ -196,9 +220,14 @@ static aclError unknown_shareable(const char *fn, const char *desc, int err)
 			 fn, desc, shim_errno_str(err, eb, sizeof(eb)));
 }
 
-static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const int32_t *pid,
-			   size_t pidNum)
+/*
+ * SET_PID with @pidNum bare tgids of this server (@flags 0, @pids int32_t), or
+ * with (server, tgid) pairs (ACL_SHARE_SET_PID_SERVER, struct acl_share_server_pid).
+ */
+static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, uint32_t flags,
+			   const void *pids, size_t pidNum)
 {
+	const int32_t *pid = flags ? NULL : pids;
 	char eb[SHIM_ERRSTR_LEN], desc[96];
 	struct acl_share_set_pid s;
 	aclError ret;
@@ -211,8 +240,9 @@ static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const 
 		.size = sizeof(s),
 		.share_type = type,
 		.shareable_len = (uint32_t)shim_share_len(type),
+		.flags = flags,
 		.shareable_uptr = (uintptr_t)sh,
-		.pids_uptr = (uintptr_t)pid,
+		.pids_uptr = (uintptr_t)pids,
 		.num_pids = (uint32_t)pidNum,
 	};
 	err = shim_ioctl(fd, ACL_SHARE_IOC_SET_PID, &s);
@@ -241,6 +271,13 @@ static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const 
 		char list[160] = "";
 		size_t used = 0, shown = 0;
 
+		if (!pid)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: one of the pids of this server names no live process, or "
+					 "a pid is negative (pids are bare tgids, see "
+					 "aclrtDeviceGetBareTgid); nothing was added to the whitelist of "
+					 "%s: %s",
+					 fn, desc, shim_errno_str(err, eb, sizeof(eb)));
 		for (size_t i = 0; i < pidNum && shown < 8 && used < sizeof(list) - 16; i++) {
 			if (pid[i] == 0)
 				continue;
@@ -269,7 +306,7 @@ static aclError do_set_pid(const char *fn, const void *sh, uint32_t type, const 
 				 fn, pidNum, desc, shim_errno_str(err, eb, sizeof(eb)));
 	}
 	case EOPNOTSUPP:
-		return other_server(fn, sh);
+		return other_server(fn, sh, err);
 	default:
 		return shim_kernel_fail(fn, "setting the whitelist", err);
 	}
@@ -303,7 +340,7 @@ aclError aclrtMemSetPidToShareableHandle(uint64_t shareableHandle, int32_t *pid,
 		ret = check_pid_count(fn, pidNum);
 	if (ret)
 		return ret;
-	return do_set_pid(fn, &shareableHandle, ACL_SHARE_HANDLE_DEFAULT, pid, pidNum);
+	return do_set_pid(fn, &shareableHandle, ACL_SHARE_HANDLE_DEFAULT, 0, pid, pidNum);
 }
 
 aclError aclrtMemSetPidToShareableHandleV2(void *shareableHandle, aclrtMemSharedHandleType shareType,
@@ -325,7 +362,66 @@ aclError aclrtMemSetPidToShareableHandleV2(void *shareableHandle, aclrtMemShared
 	ret = check_pid_count(fn, pidNum);
 	if (ret)
 		return ret;
-	return do_set_pid(fn, shareableHandle, (uint32_t)shareType, pid, pidNum);
+	return do_set_pid(fn, shareableHandle, (uint32_t)shareType, 0, pid, pidNum);
+}
+
+/* ---- whitelist by (server, pid): FABRIC handles across servers (docs/fabric.md) ---- */
+
+aclError shim_check_server_pids(const char *fn, const aclrtServerPid *sp, size_t num,
+				size_t *total)
+{
+	*total = 0;
+	if (!sp)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: serverPids is NULL", fn);
+	if (num == 0)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: num is 0", fn);
+	for (size_t i = 0; i < num; i++) {
+		if (!sp[i].pid)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: serverPids[%zu].pid is NULL",
+					 fn, i);
+		if (sp[i].num == 0)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: serverPids[%zu].num is 0",
+					 fn, i);
+		if (sp[i].num > MAX_PIDS || *total + sp[i].num > MAX_PIDS)
+			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
+					 "%s: the entries name more than %d pids in all", fn, MAX_PIDS);
+		*total += sp[i].num;
+	}
+	return ACL_SUCCESS;
+}
+
+aclError shim_share_set_server_pids(const char *fn, const void *sh, const aclrtServerPid *sp,
+				    size_t num)
+{
+	struct acl_share_server_pid *pairs;
+	size_t total, n = 0;
+	aclError ret;
+
+	ret = shim_check_server_pids(fn, sp, num, &total);
+	if (ret)
+		return ret;
+	pairs = malloc(total * sizeof(*pairs));
+	if (!pairs)
+		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "%s: out of memory", fn);
+	for (size_t i = 0; i < num; i++)
+		for (size_t j = 0; j < sp[i].num; j++)
+			pairs[n++] = (struct acl_share_server_pid){
+				.server_id = sp[i].sdid,
+				.pid = sp[i].pid[j],
+			};
+	ret = do_set_pid(fn, sh, ACL_SHARE_HANDLE_FABRIC, ACL_SHARE_SET_PID_SERVER, pairs, n);
+	free(pairs);
+	return ret;
+}
+
+aclError aclrtMemSetServerPidToShareableHandle(void *shareableHandle, aclrtServerPid *serverPid,
+					       size_t num)
+{
+	static const char fn[] = "aclrtMemSetServerPidToShareableHandle";
+
+	if (!shareableHandle)
+		return shim_fail(ACL_ERROR_RT_PARAM_INVALID, "%s: shareableHandle is NULL", fn);
+	return shim_share_set_server_pids(fn, shareableHandle, serverPid, num);
 }
 
 /* ---- import ---- */
@@ -377,6 +473,13 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 	case ENOENT:
 		return unknown_shareable(fn, desc, err);
 	case EPERM:
+		if (type == ACL_SHARE_HANDLE_FABRIC && handle_server(sh) != this_server(fn))
+			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+					 "%s: server %u refused: its whitelist of %s does not name this "
+					 "process (server %u, bare tgid %u); the exporter adds it with "
+					 "aclrtMemSetServerPidToShareableHandle: %s",
+					 fn, handle_server(sh), desc, this_server(fn), bare_tgid(),
+					 shim_errno_str(err, eb, sizeof(eb)));
 		if (shim_handles_exported_here(type, sh))
 			return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 					 "%s: this process exported %s itself; only other processes may "
@@ -397,7 +500,21 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 				 "%s: the module rejected device %d: %s", fn, device,
 				 shim_errno_str(err, eb, sizeof(eb)));
 	case EOPNOTSUPP:
-		return other_server(fn, sh);
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENETDOWN:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EKEYREJECTED:
+	case ENOKEY:
+	case EDESTADDRREQ:
+	case ETIMEDOUT:
+		return other_server(fn, sh, err);
+	case EPROTO:
+		return shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+				 "%s: server %u answered the import of %s with what this server "
+				 "cannot accept: %s",
+				 fn, handle_server(sh), desc, shim_errno_str(err, eb, sizeof(eb)));
 	default:
 		return shim_kernel_fail(fn, "the import", err);
 	}
@@ -487,7 +604,7 @@ aclError shim_share_revoke(const char *fn, const void *sh, uint32_t type)
 				 "%s: %s was exported by another process; only its exporter may "
 				 "revoke it: %s", fn, desc, shim_errno_str(err, eb, sizeof(eb)));
 	case EOPNOTSUPP:
-		return other_server(fn, sh);
+		return other_server(fn, sh, err);
 	default:
 		return shim_kernel_fail(fn, "the revocation", err);
 	}

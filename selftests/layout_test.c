@@ -40,6 +40,7 @@ TEST(every_function_is_exported)
 		(any_fn)aclrtIpcMemSetImportPid, (any_fn)aclrtIpcMemImportByKey,
 		(any_fn)aclrtIpcMemClose, (any_fn)aclrtIpcMemSetAttr,
 		(any_fn)aclrtIpcMemImportPidInterServer,
+		(any_fn)aclrtMemSetServerPidToShareableHandle,
 	};
 
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {

@@ -121,7 +121,7 @@ TEST_F(forge, bit_flipped_fabric_handles)
 	});
 }
 
-/* Another server's FABRIC handle: 207000 until a transport exists. */
+/* Another server's FABRIC handle: 207000 here, where no fabric module is loaded. */
 TEST_F(forge, fabric_of_another_server)
 {
 	struct share_token *tok = &self->tok;

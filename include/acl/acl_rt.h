@@ -206,6 +206,16 @@ ACL_FUNC_VISIBILITY aclError aclrtMemSetPidToShareableHandle(uint64_t shareableH
 ACL_FUNC_VISIBILITY aclError aclrtMemSetPidToShareableHandleV2(void *shareableHandle,
 							       aclrtMemSharedHandleType shareType,
 							       int32_t *pid, size_t pidNum);
+/*
+ * acl_share's own extension, not a CANN call (CANN's VMM calls name bare pids
+ * of one server only): whitelists processes of any server, by (sdid = the
+ * server's id, bare tgids there), for a FABRIC shareable handle imported
+ * across servers. Entries of this server act as aclrtMemSetPidToShareableHandleV2.
+ * See docs/fabric.md.
+ */
+ACL_FUNC_VISIBILITY aclError aclrtMemSetServerPidToShareableHandle(void *shareableHandle,
+								   aclrtServerPid *serverPid,
+								   size_t num);
 ACL_FUNC_VISIBILITY aclError aclrtMemImportFromShareableHandle(uint64_t shareableHandle, int32_t deviceId,
 							       aclrtDrvMemHandle *handle);
 ACL_FUNC_VISIBILITY aclError aclrtMemImportFromShareableHandleV2(void *shareableHandle,
