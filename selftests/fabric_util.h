@@ -147,13 +147,33 @@ static inline void fabric_reset(void)
 	cfg_write(FABRIC_CFG "/cluster_key", "none");
 }
 
+#define FABRIC_SWAP_MAX 256
+
+/* Reads exactly @len bytes (a TCP stream may split them): true if it did. */
+static inline bool fabric_read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, (char *)buf + got, len - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
 /*
  * All servers reach the barrier named @tag, FABRIC_BARRIER_S seconds at most:
  * server 0 collects one connection from each other server, checks it names
- * the same barrier, then answers them all. Returns 0, or -1 (with a message)
- * on a timeout or a mismatch: the servers ran different steps.
+ * the same barrier, then answers them all. Each server also hands over @len
+ * bytes of @mine (at most FABRIC_SWAP_MAX) and receives the other's in
+ * @theirs: with two servers, what the other server passed; with more,
+ * server 0 gets the last one's. Returns 0, or -1 (with a message) on a
+ * timeout or a mismatch: the servers ran different steps.
  */
-static inline int fabric_barrier(const char *tag)
+static inline int fabric_swap(const char *tag, const void *mine, void *theirs, size_t len)
 {
 	unsigned int me = fabric_me(), n = fabric_servers(), got = 0, i;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(FABRIC_BARRIER_PORT) };
@@ -162,7 +182,7 @@ static inline int fabric_barrier(const char *tag)
 	time_t end = time(NULL) + FABRIC_BARRIER_S;
 
 	snprintf(want, sizeof(want), "%s", tag);
-	if (n < 2 || n > 8)
+	if (n < 2 || n > 8 || len > FABRIC_SWAP_MAX)
 		return -1;
 	if (me != 0) {
 		char ip[32];
@@ -176,9 +196,15 @@ static inline int fabric_barrier(const char *tag)
 			if (fd < 0)
 				return -1;
 			if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+				char msg[sizeof(want) + FABRIC_SWAP_MAX] = {};
+
+				memcpy(msg, want, sizeof(want));
+				if (len)
+					memcpy(msg + sizeof(want), mine, len);
 				setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-				if (write(fd, want, sizeof(want)) == sizeof(want) &&
-				    read(fd, buf, 2) == 2 && !memcmp(buf, "go", 2))
+				if (write(fd, msg, sizeof(want) + len) == (ssize_t)(sizeof(want) + len) &&
+				    fabric_read_all(fd, buf, 2) && !memcmp(buf, "go", 2) &&
+				    (!len || fabric_read_all(fd, theirs, len)))
 					ret = 0;
 				else
 					fprintf(stderr, "barrier %s: server 0 did not release us\n", tag);
@@ -216,8 +242,13 @@ static inline int fabric_barrier(const char *tag)
 		fds[got] = accept(lfd, NULL, NULL);
 		if (fds[got] < 0)
 			continue;
-		if (read(fds[got], buf, sizeof(buf)) != sizeof(buf) || memcmp(buf, want, sizeof(want))) {
+		if (!fabric_read_all(fds[got], buf, sizeof(buf)) || memcmp(buf, want, sizeof(want))) {
 			fprintf(stderr, "barrier %s: a server came to barrier %.63s\n", tag, buf);
+			close(fds[got]);
+			goto out;
+		}
+		if (len && !fabric_read_all(fds[got], theirs, len)) {
+			fprintf(stderr, "barrier %s: a server sent too little\n", tag);
 			close(fds[got]);
 			goto out;
 		}
@@ -234,9 +265,16 @@ out:
 	for (i = 0; i < got; i++) {
 		if (!ret && write(fds[i], "go", 2) != 2)
 			ret = -1;
+		if (!ret && len && write(fds[i], mine, len) != (ssize_t)len)
+			ret = -1;
 		close(fds[i]);
 	}
 	return ret;
+}
+
+static inline int fabric_barrier(const char *tag)
+{
+	return fabric_swap(tag, NULL, NULL, 0);
 }
 
 #endif /* FABRIC_UTIL_H */
