@@ -16,6 +16,8 @@
  * - a remote import's mapping faults SIGBUS (its memory is on the other
  *   server) and it cannot be exported again;
  * - an IPC key with inter-server pids crosses servers the same way;
+ * - an importing server that drops off the network is released by the
+ *   exporter in bounded time (peer_timeout_ms);
  * - 16 importers on two servers share one export.
  */
 #include "acl/acl.h"
@@ -502,6 +504,58 @@ TEST_F_TIMEOUT(remote, importer_exit_and_link_end_release, FABRIC_TEST_TIMEOUT)
 		close(go[1]);
 		ASSERT_EQ(0, fabric_barrier("again"));
 	}
+}
+
+/*
+ * The importing server drops off the network (its address removed) while it
+ * holds an import: the exporter releases the reference on its own once the
+ * link times out (peer_timeout_ms, 3 s here), and the importer's dead handle
+ * frees without waiting on anything.
+ */
+TEST_F_TIMEOUT(remote, unreachable_importer_is_released_in_bounded_time, FABRIC_TEST_TIMEOUT)
+{
+	struct share_token theirs;
+
+	ASSERT_EQ(0, cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "3000"));
+	if (fabric_me() == 0) {
+		double t0, waited;
+		struct timespec ts;
+
+		ASSERT_ACL_OK(export_new(self, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION));
+		ASSERT_EQ(0, swap_token("handle", &self->tok, &theirs));
+		ASSERT_EQ(0, fabric_barrier("holding"));
+		EXPECT_EQ(1, stat_of("remote_holders"));
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		t0 = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+		EXPECT_TRUE(stat_wait("remote_holders", 0, 15000));
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		waited = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - t0;
+		TH_LOG("released %.1f s after server 1 dropped off", waited);
+		EXPECT_STREQ("down", peer_read(1, "state", (char[64]){ 0 }, 64));
+		ASSERT_EQ(0, fabric_barrier("gone"));
+		ASSERT_EQ(0, fabric_barrier("back"));
+	} else {
+		aclrtDrvMemHandle h;
+		void *va;
+
+		ASSERT_EQ(0, swap_token("handle", &self->tok, &theirs));
+		ASSERT_ACL_OK(aclrtMemImportFromShareableHandleV2(
+			&theirs.fabric, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, 0, &h));
+		ASSERT_ACL_OK(map_import(h, &va));
+		ASSERT_EQ(0, fabric_barrier("holding"));
+		ASSERT_EQ(0, system("ip addr del 10.77.0.2/24 dev eth0"));
+		EXPECT_TRUE(peer_wait_state(0, "down", 15000));
+		/* dead: it unmaps and frees at once, nothing to tell server 0 */
+		ASSERT_ACL_OK(unmap_import(va));
+		ASSERT_ACL_OK(aclrtFreePhysical(h));
+		EXPECT_EQ(0, stat_of("remote_imports"));
+		sleep(12);	/* server 0 has seen the link time out too */
+		ASSERT_EQ(0, system("ip addr add 10.77.0.2/24 dev eth0"));
+		EXPECT_TRUE(fabric_rxe_active(30000));
+		ASSERT_EQ(0, fabric_barrier("gone"));
+		ASSERT_EQ(0, fabric_barrier("back"));
+	}
+	cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "10000");
 }
 
 /*

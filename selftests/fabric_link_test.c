@@ -392,20 +392,6 @@ TEST_F_TIMEOUT(fabric, peer_restart_reconnects, FABRIC_TEST_TIMEOUT)
 	fabric_reset();
 }
 
-/* rxe0's port 1 ACTIVE again, @ms at most. */
-static bool rxe_active(int ms)
-{
-	char st[64];
-
-	for (; ms > 0; ms -= 100) {
-		if (strstr(cfg_read("/sys/class/infiniband/rxe0/ports/1/state", st, sizeof(st)),
-			   "ACTIVE"))
-			return true;
-		usleep(100 * 1000);
-	}
-	return false;
-}
-
 TEST_F_TIMEOUT(fabric, unreachable_peer_is_dropped_and_reconnected, FABRIC_TEST_TIMEOUT)
 {
 	unsigned int me = fabric_me(), peer = other();
@@ -435,7 +421,7 @@ TEST_F_TIMEOUT(fabric, unreachable_peer_is_dropped_and_reconnected, FABRIC_TEST_
 		EXPECT_TRUE(peer_wait_state(peer, "down", 8000));
 		sleep(25);
 		ASSERT_EQ(0, system("ip addr add 10.77.0.2/24 dev eth0"));
-		EXPECT_TRUE(rxe_active(30000));
+		EXPECT_TRUE(fabric_rxe_active(30000));
 	} else {
 		/* 3 s without a message, checked every keepalive (1 s) */
 		EXPECT_TRUE(peer_wait_state(peer, "down", 8000));

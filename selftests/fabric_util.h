@@ -137,6 +137,20 @@ static inline bool peer_wait_state(unsigned int id, const char *want, int ms)
 	return !strcmp(peer_read(id, "state", st, sizeof(st)), want);
 }
 
+/* rxe0's port 1 ACTIVE (again), @ms at most. */
+static inline bool fabric_rxe_active(int ms)
+{
+	char st[64];
+
+	for (; ms > 0; ms -= 100) {
+		if (strstr(cfg_read("/sys/class/infiniband/rxe0/ports/1/state", st, sizeof(st)),
+			   "ACTIVE"))
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
 /* Every configured peer removed and the key cleared: the state of a fresh load. */
 static inline void fabric_reset(void)
 {
