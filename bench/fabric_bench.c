@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fabric_bench - what an import costs across servers against the same import
+ * on one server (issue 11, docs/fabric.md), on two servers at once
+ * (run-in-vm.sh --servers 2 --fabric-module ...): `meson compile -C build
+ * bench-fabric`.
+ *
+ * Server 0 exports a 2 MiB FABRIC handle; server 1 exports one of its own.
+ * On server 1 a child process then alternates, round after round:
+ *   remote: ImportV2 of server 0's handle + FreePhysical (one IMPORT_REQ and
+ *           one RELEASE over an authenticated link that is already up);
+ *   local:  ImportV2 of server 1's own handle + FreePhysical.
+ * Each figure is the median of its rounds: a ratio within one run, which is
+ * what TCG allows (both guests share the host's cores). The first remote
+ * import, which makes the link (rdma_cm connect and the handshake), is shown
+ * on its own.
+ *
+ * It prints figures and asserts nothing; it fails only if a call fails.
+ * Environment: ACL_BENCH_ROUNDS (default 201).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acl/acl.h"
+#include "fabric_util.h"
+
+#define SZ_2M (2UL << 20)
+#define KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define MAX_ROUNDS 10001
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fabric_bench: server %u: %s: %s (%s)\n", fabric_me(), what,
+		strerror(errno), aclGetRecentErrMsg() ? aclGetRecentErrMsg() : "-");
+	exit(1);
+}
+
+#define ACL_OK(call) do { if ((call) != ACL_SUCCESS) die(#call); } while (0)
+
+static double now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+/* ImportV2 + FreePhysical of @f; its time in microseconds. */
+static double import_free(aclrtMemFabricHandle *f)
+{
+	aclrtDrvMemHandle h;
+	double t0 = now_us();
+
+	ACL_OK(aclrtMemImportFromShareableHandleV2(f, ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, 0, &h));
+	ACL_OK(aclrtFreePhysical(h));
+	return now_us() - t0;
+}
+
+/* Server 1's importing process: a child, as an exporter may not import its own. */
+static void measure(aclrtMemFabricHandle *remote, aclrtMemFabricHandle *local, int rounds)
+{
+	static double tr[MAX_ROUNDS], tl[MAX_ROUNDS];
+	double first, mr, ml;
+
+	ACL_OK(aclrtSetDevice(0));
+	first = import_free(remote);
+	for (int i = 0; i < rounds; i++) {
+		tr[i] = import_free(remote);
+		tl[i] = import_free(local);
+	}
+	mr = median(tr, rounds);
+	ml = median(tl, rounds);
+	printf("fabric_bench: import + free of a 2 MiB FABRIC handle, median of %d rounds\n",
+	       rounds);
+	printf("  first across servers (makes the link): %10.1f us\n", first);
+	printf("  across servers (link up):              %10.1f us\n", mr);
+	printf("  on one server:                         %10.1f us\n", ml);
+	printf("  across / one server:                   %10.2fx\n", mr / ml);
+}
+
+int main(void)
+{
+	const char *r = getenv("ACL_BENCH_ROUNDS");
+	int rounds = r ? atoi(r) : 201;
+	aclrtPhysicalMemProp prop = {
+		.handleType = ACL_MEM_HANDLE_TYPE_NONE,
+		.allocationType = ACL_MEM_ALLOCATION_TYPE_PINNED,
+		.memAttr = ACL_HBM_MEM_HUGE,
+		.location = { .type = ACL_MEM_LOCATION_TYPE_DEVICE, .id = 0 },
+	};
+	aclrtMemFabricHandle mine, theirs;
+	unsigned int other = 1 - fabric_me();
+	aclrtDrvMemHandle h;
+	char ip[32];
+	pid_t child;
+
+	if (rounds < 1 || rounds > MAX_ROUNDS)
+		rounds = 201;
+	fabric_reset();
+	fabric_ip(other, ip, sizeof(ip));
+	if (cfg_write(FABRIC_CFG "/cluster_key", KEY) || peer_add(other, ip))
+		die("configuring the fabric");
+	ACL_OK(aclInit(NULL));
+	ACL_OK(aclrtSetDevice(0));
+	ACL_OK(aclrtMallocPhysical(&h, SZ_2M, &prop, 0));
+	ACL_OK(aclrtMemExportToShareableHandleV2(h, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
+						 ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &mine));
+	if (fabric_swap("handles", &mine, &theirs, sizeof(mine)))
+		die("exchanging the handles");
+	if (fabric_me() == 1) {
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0) {
+			measure(&theirs, &mine, rounds);
+			exit(0);
+		}
+		int status;
+
+		if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			die("the measuring process");
+	}
+	if (fabric_barrier("measured"))
+		die("the last barrier");
+	ACL_OK(aclrtFreePhysical(h));
+	fabric_reset();
+	return 0;
+}
