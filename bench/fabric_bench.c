@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "median.h"
 #include "fabric_util.h"
 
 #define SZ_2M (2UL << 20)
@@ -52,19 +53,6 @@ static double now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 /* ImportV2 + FreePhysical of @f; its time in microseconds. */

@@ -89,6 +89,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "median.h"
 /* The raw rows' QUERY; the bench is built without the UAPI include path. */
 #include "../include/uapi/linux/acl_share.h"
 
@@ -538,19 +539,6 @@ static void quit(struct peer *p)
 }
 
 static int rounds, batch;
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static double batch_ns(struct peer *p, int what, int n, uint64_t key, int32_t pid)
 {

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "median.h"
 
 #define SZ_2M (2UL << 20)
 #define SZ_1G (1UL << 30)
@@ -210,19 +211,6 @@ static double hugetlb_cycle(int sock, size_t size, long *faults)
 	close(fd);
 	*faults = m.faults;
 	return now_s() - t0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 static long long slab_kb(void)
