@@ -25,6 +25,12 @@
 #include "fabric.h"
 
 #define ACL_FABRIC_RESOLVE_MS	2000
+/*
+ * Retransmission after 4.096 us * 2^14 = 67 ms without an ACK, rather than
+ * rdma_cm's RoCE default of 2^17 (0.5 s): a lost frame on a busy soft-RoCE
+ * segment then stalls the link for tens of ms, not seconds.
+ */
+#define ACL_FABRIC_ACK_TIMEOUT	14
 
 /* A send that found every buffer in flight. */
 struct acl_fabric_queued {
@@ -709,7 +715,9 @@ static void acl_conn_route_resolved(struct acl_fabric_conn *conn)
 	int ret;
 
 	memcpy(req.nonce, conn->nonce_c, sizeof(req.nonce));
-	ret = acl_conn_setup_ib(conn);
+	ret = rdma_set_ack_timeout(conn->cm_id, ACL_FABRIC_ACK_TIMEOUT);
+	if (!ret)
+		ret = acl_conn_setup_ib(conn);
 	if (!ret)
 		ret = rdma_connect_locked(conn->cm_id, &param);
 	if (ret) {
@@ -895,7 +903,9 @@ static int acl_connect_request(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	}
 	queue_delayed_work(acl_fabric.wq, &conn->timeout,
 			   msecs_to_jiffies(acl_fabric_handshake_timeout_ms));
-	ret = acl_conn_setup_ib(conn);
+	ret = rdma_set_ack_timeout(id, ACL_FABRIC_ACK_TIMEOUT);
+	if (!ret)
+		ret = acl_conn_setup_ib(conn);
 	if (!ret)
 		ret = rdma_accept(id, &param);
 	if (ret) {
