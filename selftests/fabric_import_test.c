@@ -484,6 +484,12 @@ TEST_F_TIMEOUT(remote, importer_exit_and_link_end_release, FABRIC_TEST_TIMEOUT)
 		kill(child[1], SIGKILL);
 		ASSERT_CHILD_SIGNALED(child[1], SIGKILL);
 		EXPECT_TRUE(stat_wait("remote_imports", 0, COUNT_MS));
+		/*
+		 * The link is reliable-connected and server 0 handles its messages
+		 * in order: once a ping sent after the releases is answered, they
+		 * have been handled, however slowly the segment carried them.
+		 */
+		EXPECT_EQ(0, peer_write(0, "ping", "1"));
 		ASSERT_EQ(0, fabric_barrier("children gone"));
 
 		ASSERT_ACL_OK(aclrtMemImportFromShareableHandleV2(
