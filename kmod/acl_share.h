@@ -172,6 +172,7 @@ void acl_remote_import_put(struct acl_remote_import *remote);
 void acl_remote_import_query(const struct acl_remote_import *remote,
 			     struct acl_share_query *req);
 int acl_remote_mmap(struct vm_area_struct *vma, struct acl_remote_import *remote);
+int acl_ioctl_copy(struct acl_ctx *ctx, void *arg, struct acl_handle **pending);
 
 /* clients.c: per-process detail, root only (debugfs) */
 void acl_clients_init(void);

@@ -588,6 +588,14 @@ out_put:
 }
 EXPORT_SYMBOL_GPL(acl_share_remote_get);
 
+struct page *acl_share_remote_chunk(struct acl_share_remote_holder *holder, unsigned long index,
+				    u32 *chunk_size)
+{
+	*chunk_size = holder->phys->chunk_size;
+	return index < holder->phys->nr_chunks ? holder->phys->chunks[index] : NULL;
+}
+EXPORT_SYMBOL_GPL(acl_share_remote_chunk);
+
 void acl_share_remote_put(struct acl_share_remote_holder *holder)
 {
 	acl_phys_put(holder->phys);

@@ -54,6 +54,7 @@ union acl_ioctl_buf {
 	struct acl_share_set_pid set_pid;
 	struct acl_share_import import;
 	struct acl_share_revoke revoke;
+	struct acl_share_copy copy;
 };
 
 /*
@@ -94,6 +95,8 @@ static const struct acl_ioctl_op acl_ioctl_ops[] = {
 		     struct acl_share_import, out_mmap_offset),
 	ACL_IOCTL_OP(ACL_SHARE_IOC_REVOKE, acl_ioctl_revoke, false,
 		     struct acl_share_revoke, shareable_uptr),
+	ACL_IOCTL_OP(ACL_SHARE_IOC_COPY, acl_ioctl_copy, false,
+		     struct acl_share_copy, __reserved),
 };
 
 static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -10,7 +10,8 @@
  *
  * Its memory is on the other server: a mapping of it reserves the address
  * range and faults SIGBUS, as device memory cannot be loaded by the host
- * CPU on an Ascend node. Copies reach it (a later step of issue 11).
+ * CPU on an Ascend node. Copies reach it: ACL_SHARE_IOC_COPY, which the
+ * fabric module carries out as RDMA READ and WRITE.
  */
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -182,6 +183,35 @@ err_free:
 	kfree(h);
 	kfree(remote);
 	module_put(ops->owner);
+	return ret;
+}
+
+int acl_ioctl_copy(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
+{
+	struct acl_share_copy *req = arg;
+	struct acl_remote_import *remote = NULL;
+	struct acl_handle *h;
+	int ret;
+
+	if (req->flags || req->__reserved || req->op > ACL_SHARE_COPY_FILL ||
+	    (req->op == ACL_SHARE_COPY_FILL && req->value > U8_MAX))
+		return -EINVAL;
+	mutex_lock(&ctx->lock);
+	h = xa_load(&ctx->handles, req->handle);
+	if (h && h->remote) {
+		remote = h->remote;
+		acl_remote_import_get(remote);
+	}
+	mutex_unlock(&ctx->lock);
+	if (!remote)
+		return h ? -EOPNOTSUPP : -ENOENT;
+	if (!req->length || req->offset > remote->info.length ||
+	    req->length > remote->info.length - req->offset)
+		ret = -EINVAL;
+	else
+		ret = remote->ops->copy(remote->cookie, req->op, req->offset, req->length,
+					req->uptr, (u8)req->value);
+	acl_remote_import_put(remote);
 	return ret;
 }
 

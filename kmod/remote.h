@@ -48,6 +48,9 @@ struct acl_share_remote_holder *acl_share_remote_get(const struct acl_share_fabr
 						     u32 server, u32 tgid,
 						     struct acl_share_remote_info *info);
 void acl_share_remote_put(struct acl_share_remote_holder *holder);
+/* Chunk @index of the holder's allocation (its head page) and the chunks' size. */
+struct page *acl_share_remote_chunk(struct acl_share_remote_holder *holder, unsigned long index,
+				    u32 *chunk_size);
 
 /*
  * Importer side. import() runs in the importing process's context, may sleep
@@ -58,6 +61,8 @@ struct acl_share_fabric_ops {
 	int (*import)(const struct acl_share_fabric_handle *fh, u32 tgid,
 		      struct acl_share_remote_info *info, void **cookie);
 	void (*release)(void *cookie);
+	/* ACL_SHARE_COPY_*: @offset and @length checked against the import's length */
+	int (*copy)(void *cookie, u32 op, u64 offset, u64 length, u64 uptr, u8 value);
 };
 
 int acl_share_fabric_register(const struct acl_share_fabric_ops *ops);

@@ -409,4 +409,54 @@ struct acl_share_revoke {
 
 #define ACL_SHARE_IOC_REVOKE _IOWR(ACL_SHARE_IOC_TYPE, 0x07, struct acl_share_revoke)
 
+/**
+ * enum acl_share_copy_op - op of struct acl_share_copy
+ * @ACL_SHARE_COPY_READ: from the handle's memory into the user buffer
+ * @ACL_SHARE_COPY_WRITE: from the user buffer into the handle's memory
+ * @ACL_SHARE_COPY_FILL: the handle's memory set to @value (no user buffer)
+ */
+enum acl_share_copy_op {
+	ACL_SHARE_COPY_READ = 0,
+	ACL_SHARE_COPY_WRITE = 1,
+	ACL_SHARE_COPY_FILL = 2,
+};
+
+/**
+ * struct acl_share_copy - ACL_SHARE_IOC_COPY
+ * @size: sizeof(struct acl_share_copy)
+ * @flags: must be 0
+ * @handle: a remote import of this file (ACL_SHARE_QUERY_REMOTE)
+ * @op: ACL_SHARE_COPY_*
+ * @offset: where in the handle's memory, in bytes (any alignment)
+ * @length: bytes, offset + length no larger than the handle's length
+ * @uptr: the user buffer (READ, WRITE): any memory this process can
+ *        read (WRITE) or write (READ), including a mapping of this file
+ * @value: the byte FILL writes
+ * @__reserved: must be 0
+ *
+ * The memory of a remote import is on the server that exported it: the
+ * kernel moves the bytes with RDMA READ and WRITE over the link to that
+ * server, in pieces, and returns when all of them have completed. Copies
+ * of one link run one after the other.
+ *
+ * Errors: -EINVAL (flags, __reserved, size, op, the range), -ENOENT (no such
+ * handle), -EOPNOTSUPP (not a remote import), -EFAULT (the user buffer),
+ * -ENOLINK (the link it was imported over has ended: the import is dead),
+ * -EIO (a transfer failed; the link is closed), -EINTR (a fatal signal; the
+ * bytes before it may have been copied), -ENOMEM, -E2BIG.
+ */
+struct acl_share_copy {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 op;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__aligned_u64 uptr;
+	__u32 value;
+	__u32 __reserved;
+};
+
+#define ACL_SHARE_IOC_COPY _IOWR(ACL_SHARE_IOC_TYPE, 0x08, struct acl_share_copy)
+
 #endif /* _UAPI_LINUX_ACL_SHARE_H */
