@@ -31,6 +31,7 @@
  * segment then stalls the link for tens of ms, not seconds.
  */
 #define ACL_FABRIC_ACK_TIMEOUT	14
+#define ACL_FABRIC_RD_DEPTH	8	/* RDMA READs in flight */
 
 /* A send that found every buffer in flight. */
 struct acl_fabric_queued {
@@ -434,6 +435,9 @@ static void acl_handle_msg(struct acl_fabric_conn *conn, const struct acl_fabric
 	case ACL_FABRIC_MSG_IMPORT_OK:
 	case ACL_FABRIC_MSG_IMPORT_ERR:
 	case ACL_FABRIC_MSG_RELEASE:
+	case ACL_FABRIC_MSG_MR_REQ:
+	case ACL_FABRIC_MSG_MR_OK:
+	case ACL_FABRIC_MSG_MR_ERR:
 		if (up) {
 			acl_fabric_import_msg(conn, msg);
 			return;
@@ -558,10 +562,12 @@ static int acl_conn_setup_ib(struct acl_fabric_conn *conn)
 	}
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
-	attr.cap.max_send_wr = ACL_FABRIC_TX + 1;
+	/* sends, registrations (import.c), and the copies' READ/WRITE (rdma_rw adds those) */
+	attr.cap.max_send_wr = ACL_FABRIC_TX + ACL_FABRIC_REGS + 1;
 	attr.cap.max_recv_wr = ACL_FABRIC_RX + 1;
-	attr.cap.max_send_sge = 1;
+	attr.cap.max_send_sge = min_t(u32, ACL_FABRIC_SGE, dev->attrs.max_send_sge);
 	attr.cap.max_recv_sge = 1;
+	attr.cap.max_rdma_ctxs = ACL_FABRIC_RW_CTXS;
 	attr.sq_sig_type = IB_SIGNAL_REQ_WR;
 	attr.qp_type = IB_QPT_RC;
 	ret = rdma_create_qp(conn->cm_id, conn->pd, &attr);
@@ -597,9 +603,11 @@ static void acl_conn_release(struct work_struct *work)
 	}
 	cancel_delayed_work_sync(&conn->timeout);
 	cancel_delayed_work_sync(&conn->keepalive);
-	acl_conn_free_ib(conn);
+	/* their requests are flushed: the copies let go of the queue pair */
+	wait_var_event(&conn->copies, !READ_ONCE(conn->copies));
 	/* closing: no handler adds a holder any more; the peer's imports end with the link */
 	acl_fabric_drop_holders(conn);
+	acl_conn_free_ib(conn);
 	if (conn->cm_id)
 		rdma_destroy_id(conn->cm_id);
 	acl_conn_put(conn);
@@ -665,6 +673,7 @@ static struct acl_fabric_conn *acl_conn_new(struct acl_fabric_peer *peer, bool o
 	INIT_DELAYED_WORK(&conn->keepalive, acl_conn_keepalive);
 	INIT_WORK(&conn->release, acl_conn_release);
 	INIT_LIST_HEAD(&conn->backlog);
+	mutex_init(&conn->copy_lock);
 	xa_init_flags(&conn->holders, XA_FLAGS_ALLOC1);
 	xa_init_flags(&conn->requests, XA_FLAGS_ALLOC1);
 	return conn;
@@ -712,9 +721,13 @@ static void acl_conn_route_resolved(struct acl_fabric_conn *conn)
 		.rnr_retry_count = 7,
 		.flow_control = 1,
 	};
+	struct ib_device *dev = conn->cm_id->device;
 	int ret;
 
 	memcpy(req.nonce, conn->nonce_c, sizeof(req.nonce));
+	/* RDMA READs of copies, both ways */
+	param.initiator_depth = min_t(int, ACL_FABRIC_RD_DEPTH, dev->attrs.max_qp_init_rd_atom);
+	param.responder_resources = min_t(int, ACL_FABRIC_RD_DEPTH, dev->attrs.max_qp_rd_atom);
 	ret = rdma_set_ack_timeout(conn->cm_id, ACL_FABRIC_ACK_TIMEOUT);
 	if (!ret)
 		ret = acl_conn_setup_ib(conn);
@@ -903,6 +916,10 @@ static int acl_connect_request(struct rdma_cm_id *id, struct rdma_cm_event *ev)
 	}
 	queue_delayed_work(acl_fabric.wq, &conn->timeout,
 			   msecs_to_jiffies(acl_fabric_handshake_timeout_ms));
+	param.initiator_depth = min_t(int, ev->param.conn.responder_resources,
+				      id->device->attrs.max_qp_init_rd_atom);
+	param.responder_resources = min_t(int, ev->param.conn.initiator_depth,
+					  id->device->attrs.max_qp_rd_atom);
 	ret = rdma_set_ack_timeout(id, ACL_FABRIC_ACK_TIMEOUT);
 	if (!ret)
 		ret = acl_conn_setup_ib(conn);

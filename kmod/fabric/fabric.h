@@ -70,6 +70,9 @@ struct acl_fabric {
 /* conn.c: one link (see the comment at its top) */
 #define ACL_FABRIC_RX		8	/* receive buffers posted */
 #define ACL_FABRIC_TX		8	/* sends in flight */
+#define ACL_FABRIC_REGS		8	/* registrations in flight (exporter) */
+#define ACL_FABRIC_RW_CTXS	16	/* READ/WRITE requests of one copy piece */
+#define ACL_FABRIC_SGE		16	/* scatter entries of one READ/WRITE request */
 
 enum acl_conn_state {
 	ACL_CONN_RESOLVING,	/* outgoing: address, route */
@@ -110,8 +113,10 @@ struct acl_fabric_conn {
 	unsigned long last_rx;		/* jiffies of the last message received */
 	struct list_head backlog;	/* struct acl_fabric_queued: sends waiting for a buffer */
 	unsigned int nr_backlog;
-	struct xarray holders;		/* exporter: id -> struct acl_share_remote_holder */
+	struct xarray holders;		/* exporter: id -> struct acl_fabric_holder */
 	struct xarray requests;		/* importer: id -> struct acl_import_request */
+	struct mutex copy_lock;		/* importer: one copy at a time on this link */
+	unsigned int copies;		/* copies using the queue pair; the release waits */
 	struct work_struct release;
 };
 
@@ -145,11 +150,54 @@ void acl_conn_put(struct acl_fabric_conn *conn);
 __printf(3, 4) void acl_conn_closef(struct acl_fabric_conn *conn, int err, const char *fmt, ...);
 int acl_conn_send(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg);
 
-/* import.c: remote imports, both sides */
+/*
+ * Remote imports (import.c) and the copies that reach their memory (copy.c).
+ * Exporter: a holder is a peer's import of one of our exports, kept by its
+ * link under a number, with the registrations (MRs) made for it so far, one
+ * per window of the allocation. Importer: an import names its link, its
+ * holder number there, and the windows' keys fetched so far.
+ */
+struct acl_fabric_holder {
+	struct acl_share_remote_holder *h;	/* the reference on the allocation */
+	u64 length;				/* the exported length */
+	u64 window;				/* bytes one registration covers */
+	struct xarray mrs;			/* window index -> struct acl_fabric_mr */
+};
+
+struct acl_fabric_import {
+	struct acl_fabric_conn *conn;		/* one reference */
+	u64 holder;				/* its number on the exporter */
+	u64 length;
+	u64 window;
+	struct xarray windows;			/* index -> struct acl_fabric_window; copy_lock */
+};
+
+/* A request waiting for its answer: on the waiter's stack, found under the lock. */
+struct acl_fabric_request {
+	bool done;
+	int err;
+	u64 holder;				/* IMPORT_OK */
+	u64 window;
+	struct acl_share_remote_info info;
+	u64 iova;				/* MR_OK */
+	u64 length;
+	u32 rkey;
+};
+
 int acl_fabric_import_init(void);
 void acl_fabric_import_exit(void);
 void acl_fabric_import_msg(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg);
 void acl_fabric_drop_holders(struct acl_fabric_conn *conn);
+int acl_fabric_ask(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg,
+		   struct acl_fabric_request *req);
+int acl_fabric_errno(u32 code);
+
+/* copy.c */
+void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg);
+void acl_fabric_holder_free(struct acl_fabric_holder *fh);
+void acl_fabric_windows_free(struct acl_fabric_import *imp);
+int acl_fabric_copy(void *cookie, u32 op, u64 offset, u64 length, u64 uptr, u8 value);
+u64 acl_fabric_window_bytes(struct acl_fabric_conn *conn);
 
 /* config.c */
 int acl_fabric_config_init(void);

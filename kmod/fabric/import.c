@@ -29,20 +29,6 @@
 
 #define ACL_FABRIC_MAX_HOLDERS	BIT(20)	/* per link: a peer cannot pin more */
 
-/* An import waiting for its answer: on the waiter's stack, found under the lock. */
-struct acl_import_request {
-	bool done;
-	int err;
-	u64 holder;
-	struct acl_share_remote_info info;
-};
-
-/* What acl_share.ko holds as the cookie of a remote import. */
-struct acl_fabric_import {
-	struct acl_fabric_conn *conn;	/* one reference */
-	u64 holder;			/* its number on the exporter */
-};
-
 /* ------------------------------------------------------------ exporter */
 
 static int acl_send_import_err(struct acl_fabric_conn *conn, u64 seq, int err)
@@ -66,9 +52,10 @@ static void acl_handle_import_req(struct acl_fabric_conn *conn, const struct acl
 		.seq = msg->seq,
 	};
 	struct acl_share_remote_holder *holder;
+	struct acl_fabric_holder *fhold;
 	struct acl_share_fabric_handle fh;
 	struct acl_share_remote_info info;
-	int ret;
+	int ret = 0;
 
 	if (msg->import_req.reserved) {
 		acl_conn_closef(conn, -EPROTO, "server %u sent a malformed import request",
@@ -81,14 +68,25 @@ static void acl_handle_import_req(struct acl_fabric_conn *conn, const struct acl
 		ret = acl_send_import_err(conn, le64_to_cpu(msg->seq), PTR_ERR(holder));
 		goto out;
 	}
-	ret = xa_alloc(&conn->holders, &id, holder, XA_LIMIT(1, ACL_FABRIC_MAX_HOLDERS),
-		       GFP_KERNEL);
-	if (ret) {
-		acl_share_remote_put(holder);
+	fhold = kzalloc(sizeof(*fhold), GFP_KERNEL);
+	if (fhold) {
+		fhold->h = holder;
+		fhold->length = info.length;
+		fhold->window = acl_fabric_window_bytes(conn);
+		xa_init(&fhold->mrs);
+		ret = xa_alloc(&conn->holders, &id, fhold, XA_LIMIT(1, ACL_FABRIC_MAX_HOLDERS),
+			       GFP_KERNEL);
+	}
+	if (!fhold || ret) {
+		if (fhold)
+			acl_fabric_holder_free(fhold);
+		else
+			acl_share_remote_put(holder);
 		ret = acl_send_import_err(conn, le64_to_cpu(msg->seq), -ENOMEM);
 		goto out;
 	}
 	reply.import_ok.holder = cpu_to_le64(id);
+	reply.import_ok.window = cpu_to_le64(fhold->window);
 	reply.import_ok.length = cpu_to_le64(info.length);
 	reply.import_ok.mem_attr = cpu_to_le32(info.mem_attr);
 	reply.import_ok.loc_type = cpu_to_le32(info.loc_type);
@@ -97,7 +95,7 @@ static void acl_handle_import_req(struct acl_fabric_conn *conn, const struct acl
 	ret = acl_conn_send(conn, &reply);
 	if (ret) {
 		xa_erase(&conn->holders, id);
-		acl_share_remote_put(holder);
+		acl_fabric_holder_free(fhold);
 	}
 out:
 	if (ret)
@@ -106,31 +104,31 @@ out:
 
 static void acl_handle_release(struct acl_fabric_conn *conn, u64 id)
 {
-	struct acl_share_remote_holder *holder = NULL;
+	struct acl_fabric_holder *fhold = NULL;
 
 	/* an unknown number is the peer's mistake: it changes nothing here */
 	if (id && id <= ACL_FABRIC_MAX_HOLDERS)
-		holder = xa_erase(&conn->holders, id);
-	if (holder)
-		acl_share_remote_put(holder);
+		fhold = xa_erase(&conn->holders, id);
+	if (fhold)
+		acl_fabric_holder_free(fhold);
 }
 
-/* The link has ended (its release work, nothing handled any more). */
+/* The link has ended (its release work, its queue pair drained). */
 void acl_fabric_drop_holders(struct acl_fabric_conn *conn)
 {
-	struct acl_share_remote_holder *holder;
+	struct acl_fabric_holder *fhold;
 	unsigned long id;
 
-	xa_for_each(&conn->holders, id, holder) {
+	xa_for_each(&conn->holders, id, fhold) {
 		xa_erase(&conn->holders, id);
-		acl_share_remote_put(holder);
+		acl_fabric_holder_free(fhold);
 		cond_resched();
 	}
 }
 
 /* ------------------------------------------------------------ importer */
 
-static int acl_import_errno(u32 code)
+int acl_fabric_errno(u32 code)
 {
 	switch (code) {
 	case ACL_FABRIC_IMPORT_NOENT:
@@ -154,13 +152,14 @@ static int acl_send_release(struct acl_fabric_conn *conn, u64 holder)
 	return acl_conn_send(conn, &msg);
 }
 
-static void acl_handle_import_answer(struct acl_fabric_conn *conn,
-				     const struct acl_fabric_msg *msg, bool ok)
+/* IMPORT_OK/ERR, MR_OK/ERR: the answer of a request waiting in acl_fabric_ask(). */
+static void acl_handle_answer(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg)
 {
+	u16 type = le16_to_cpu(msg->type);
 	u64 seq = le64_to_cpu(msg->seq), holder = le64_to_cpu(msg->import_ok.holder);
-	struct acl_import_request *req = NULL;
+	struct acl_fabric_request *req = NULL;
 
-	if (ok && !holder) {
+	if (type == ACL_FABRIC_MSG_IMPORT_OK && !holder) {
 		acl_conn_closef(conn, -EPROTO, "server %u answered an import with holder 0",
 				conn->peer->server_id);
 		return;
@@ -168,22 +167,30 @@ static void acl_handle_import_answer(struct acl_fabric_conn *conn,
 	if (seq && seq <= U32_MAX)
 		req = xa_load(&conn->requests, seq);
 	if (!req || req->done) {
-		/* its waiter gave up (signal, timeout): let the exporter drop it */
-		if (ok && acl_send_release(conn, holder))
+		/* its waiter gave up (signal, timeout): let the exporter drop the import */
+		if (type == ACL_FABRIC_MSG_IMPORT_OK && acl_send_release(conn, holder))
 			acl_conn_closef(conn, -ECONNRESET, "cannot send a release to server %u",
 					conn->peer->server_id);
 		return;
 	}
-	if (ok) {
-		req->err = 0;
+	req->err = 0;
+	switch (type) {
+	case ACL_FABRIC_MSG_IMPORT_OK:
 		req->holder = holder;
+		req->window = le64_to_cpu(msg->import_ok.window);
 		req->info.length = le64_to_cpu(msg->import_ok.length);
 		req->info.mem_attr = le32_to_cpu(msg->import_ok.mem_attr);
 		req->info.loc_type = le32_to_cpu(msg->import_ok.loc_type);
 		req->info.loc_id = le32_to_cpu(msg->import_ok.loc_id);
 		req->info.page_size = le32_to_cpu(msg->import_ok.page_size);
-	} else {
-		req->err = acl_import_errno(le32_to_cpu(msg->import_err.err));
+		break;
+	case ACL_FABRIC_MSG_MR_OK:
+		req->iova = le64_to_cpu(msg->mr_ok.iova);
+		req->length = le64_to_cpu(msg->mr_ok.length);
+		req->rkey = le32_to_cpu(msg->mr_ok.rkey);
+		break;
+	default:
+		req->err = acl_fabric_errno(le32_to_cpu(msg->import_err.err));
 	}
 	req->done = true;
 	wake_up_all(&conn->peer->wait);
@@ -198,13 +205,16 @@ void acl_fabric_import_msg(struct acl_fabric_conn *conn, const struct acl_fabric
 		acl_handle_import_req(conn, msg);
 		break;
 	case ACL_FABRIC_MSG_IMPORT_OK:
-		acl_handle_import_answer(conn, msg, true);
-		break;
 	case ACL_FABRIC_MSG_IMPORT_ERR:
-		acl_handle_import_answer(conn, msg, false);
+	case ACL_FABRIC_MSG_MR_OK:
+	case ACL_FABRIC_MSG_MR_ERR:
+		acl_handle_answer(conn, msg);
 		break;
 	case ACL_FABRIC_MSG_RELEASE:
 		acl_handle_release(conn, le64_to_cpu(msg->seq));
+		break;
+	case ACL_FABRIC_MSG_MR_REQ:
+		acl_fabric_mr_req(conn, msg);
 		break;
 	}
 }
@@ -224,45 +234,45 @@ static struct acl_fabric_peer *acl_peer_get(u32 server)
 	return peer;
 }
 
-static bool acl_import_answered(struct acl_import_request *req, struct acl_fabric_conn *conn)
+static bool acl_answered(struct acl_fabric_request *req, struct acl_fabric_conn *conn)
 {
 	return READ_ONCE(req->done) || READ_ONCE(conn->state) == ACL_CONN_CLOSING;
 }
 
-/* Sends @req as IMPORT_REQ on @peer's link and waits; the link in *@connp. */
-static int acl_import_ask(struct acl_fabric_peer *peer, const struct acl_share_fabric_handle *fh,
-			  u32 tgid, struct acl_import_request *req,
-			  struct acl_fabric_conn **connp)
+/**
+ * acl_fabric_ask - send a request on @conn and wait for its answer
+ * @conn: an authenticated link; the caller holds a reference
+ * @msg: the request; its seq is set here
+ * @req: filled by the answer
+ *
+ * Waits at most peer_timeout_ms, until the link ends, or a signal.
+ * Return: 0 (the answer's own error in req->err is returned instead when
+ * set), -ENOLINK (the link is not up, or ended), -ETIMEDOUT, -EINTR.
+ */
+int acl_fabric_ask(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg,
+		   struct acl_fabric_request *req)
 {
-	struct acl_fabric_msg msg = {
-		.type = cpu_to_le16(ACL_FABRIC_MSG_IMPORT_REQ),
-	};
-	struct acl_fabric_conn *conn;
 	long left = 0;
 	u32 id;
 	int ret;
 
 	mutex_lock(&acl_fabric.lock);
-	conn = peer->conn;
-	if (!conn || conn->state != ACL_CONN_UP) {
+	if (conn->state != ACL_CONN_UP) {
 		mutex_unlock(&acl_fabric.lock);
-		return -ECONNRESET;	/* closed since the connect returned */
+		return -ENOLINK;
 	}
 	ret = xa_alloc(&conn->requests, &id, req, xa_limit_32b, GFP_KERNEL);
 	if (ret) {
 		mutex_unlock(&acl_fabric.lock);
 		return ret == -EBUSY ? -EAGAIN : ret;
 	}
-	kref_get(&conn->ref);
-	msg.seq = cpu_to_le64(id);
-	msg.import_req.tgid = cpu_to_le32(tgid);
-	memcpy(msg.import_req.handle, fh, sizeof(msg.import_req.handle));
-	ret = acl_conn_send(conn, &msg);
+	msg->seq = cpu_to_le64(id);
+	ret = acl_conn_send(conn, msg);
 	mutex_unlock(&acl_fabric.lock);
 
 	if (!ret) {
 		left = msecs_to_jiffies(acl_fabric_peer_timeout_ms);
-		left = wait_event_interruptible_timeout(peer->wait, acl_import_answered(req, conn),
+		left = wait_event_interruptible_timeout(conn->peer->wait, acl_answered(req, conn),
 							left);
 	}
 	mutex_lock(&acl_fabric.lock);
@@ -273,24 +283,50 @@ static int acl_import_ask(struct acl_fabric_peer *peer, const struct acl_share_f
 		else if (left < 0)
 			ret = -EINTR;	/* an answer still coming is released */
 		else if (conn->state == ACL_CONN_CLOSING)
-			ret = -ECONNRESET;
+			ret = -ENOLINK;
 		else
 			ret = -ETIMEDOUT;
 	}
 	req->done = true;
 	mutex_unlock(&acl_fabric.lock);
+	return ret;
+}
+
+/* Sends IMPORT_REQ on @peer's link and waits; the link, with a reference, in *@connp. */
+static int acl_import_ask(struct acl_fabric_peer *peer, const struct acl_share_fabric_handle *fh,
+			  u32 tgid, struct acl_fabric_request *req,
+			  struct acl_fabric_conn **connp)
+{
+	struct acl_fabric_msg msg = {
+		.type = cpu_to_le16(ACL_FABRIC_MSG_IMPORT_REQ),
+	};
+	struct acl_fabric_conn *conn;
+	int ret;
+
+	mutex_lock(&acl_fabric.lock);
+	conn = peer->conn;
+	if (conn)
+		kref_get(&conn->ref);
+	mutex_unlock(&acl_fabric.lock);
+	if (!conn)
+		return -ECONNRESET;	/* closed since the connect returned */
+	msg.import_req.tgid = cpu_to_le32(tgid);
+	memcpy(msg.import_req.handle, fh, sizeof(msg.import_req.handle));
+	ret = acl_fabric_ask(conn, &msg, req);
 	if (ret) {
 		acl_conn_put(conn);
-		return ret;
+		return ret == -ENOLINK ? -ECONNRESET : ret;
 	}
 	*connp = conn;
 	return 0;
 }
 
+static void acl_fabric_release(void *cookie);
+
 static int acl_fabric_import(const struct acl_share_fabric_handle *fh, u32 tgid,
 			     struct acl_share_remote_info *info, void **cookie)
 {
-	struct acl_import_request req = {};
+	struct acl_fabric_request req = {};
 	struct acl_fabric_import *imp;
 	struct acl_fabric_peer *peer;
 	int ret;
@@ -312,6 +348,16 @@ static int acl_fabric_import(const struct acl_share_fabric_handle *fh, u32 tgid,
 	if (ret)
 		goto err_free;
 	imp->holder = req.holder;
+	imp->length = req.info.length;
+	imp->window = req.window;
+	xa_init(&imp->windows);
+	/* a window is a whole number of pages; else no copy could use it */
+	if (!req.window || !PAGE_ALIGNED(req.window)) {
+		pr_warn_ratelimited("server %u offered registrations of %llu bytes\n",
+				    fh->server_id, req.window);
+		acl_fabric_release(imp);
+		return -EPROTO;
+	}
 	*info = req.info;
 	*cookie = imp;
 	return 0;
@@ -332,6 +378,7 @@ static void acl_fabric_release(void *cookie)
 		acl_conn_closef(conn, -ECONNRESET, "cannot send a release to server %u",
 				conn->peer->server_id);
 	mutex_unlock(&acl_fabric.lock);
+	acl_fabric_windows_free(imp);
 	acl_conn_put(conn);
 	kfree(imp);
 }
@@ -340,6 +387,7 @@ static const struct acl_share_fabric_ops acl_fabric_ops = {
 	.owner = THIS_MODULE,
 	.import = acl_fabric_import,
 	.release = acl_fabric_release,
+	.copy = acl_fabric_copy,
 };
 
 int acl_fabric_import_init(void)

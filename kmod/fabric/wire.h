@@ -54,10 +54,13 @@ enum acl_fabric_msg_type {
 	ACL_FABRIC_MSG_IMPORT_OK,	/* exporter -> importer: seq echoed */
 	ACL_FABRIC_MSG_IMPORT_ERR,	/* exporter -> importer: seq echoed */
 	ACL_FABRIC_MSG_RELEASE,		/* importer -> exporter: seq is the holder */
+	ACL_FABRIC_MSG_MR_REQ,		/* importer -> exporter: register a window */
+	ACL_FABRIC_MSG_MR_OK,		/* exporter -> importer: seq echoed */
+	ACL_FABRIC_MSG_MR_ERR,		/* exporter -> importer: seq echoed */
 	ACL_FABRIC_MSG_MAX
 };
 
-/* Why an import was refused (IMPORT_ERR); anything else reads as EPROTO. */
+/* Why an import or a registration was refused (IMPORT_ERR, MR_ERR); else EPROTO. */
 enum acl_fabric_import_err {
 	ACL_FABRIC_IMPORT_NOENT = 1,	/* malformed, forged, revoked, exporter gone */
 	ACL_FABRIC_IMPORT_PERM,		/* the whitelist does not name the importer */
@@ -89,7 +92,18 @@ struct acl_fabric_msg {
 			__le32 loc_type;
 			__le32 loc_id;
 			__le32 page_size;
+			__le64 window;		/* bytes one registration covers */
 		} import_ok;
+		struct {
+			__le64 holder;
+			__le64 window;		/* its index: offset / window */
+		} mr_req;
+		struct {
+			__le64 iova;		/* where the window starts, for the rkey */
+			__le64 length;
+			__le32 rkey;
+			__le32 reserved;
+		} mr_ok;
 		struct {
 			__le32 err;		/* enum acl_fabric_import_err */
 		} import_err;

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copies to and from the memory of a remote import (docs/fabric.md, step 3).
+ *
+ * Exporter: the pages of a holder are registered for the peer on demand,
+ * one window at a time (a memory registration covers at most the device's
+ * fast-registration page list: 512 pages here, 2 MiB of 4 KiB pages): the
+ * importer asks with MR_REQ {holder, window}; the exporter maps the window's
+ * pages, posts a REG_MR work request and answers MR_OK {iova, length, rkey}
+ * behind it on the same queue pair, so the registration is done before the
+ * answer leaves. The key admits remote READ and WRITE of that window only;
+ * every registration of a holder goes with it (RELEASE, or the link's end).
+ *
+ * Importer: a copy is cut into pieces that lie in one window and are at most
+ * ACL_COPY_PIECE long; for each, the user's pages are pinned and one RDMA
+ * READ or WRITE (rdma_rw: as many work requests as the scatter list needs)
+ * is posted and waited for. Copies of one link take turns (copy_lock); the
+ * link's release waits until no copy uses its queue pair. A failed transfer
+ * closes the link: the peer's state is no longer known.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <rdma/rw.h>
+
+#include "fabric.h"
+
+#define ACL_COPY_PIECE		SZ_512K	/* at most 129 scatter entries: 9 work requests */
+#define ACL_MR_PAGES		512U	/* pages one registration covers, at most */
+
+/* Exporter: one registered window of a holder. */
+struct acl_fabric_mr {
+	struct ib_cqe cqe;		/* of its REG_MR */
+	struct acl_fabric_conn *conn;	/* no reference: freed before the link */
+	struct ib_mr *mr;
+	struct sg_table sgt;
+	int nents;			/* DMA-mapped entries */
+	bool reg_pending;		/* REG_MR posted, not completed */
+	bool orphan;			/* its holder went first: free on completion */
+};
+
+/* Importer: a window's key, as the exporter gave it. */
+struct acl_fabric_window {
+	u64 iova;
+	u32 rkey;
+};
+
+/* Bytes one registration of this link's device covers (a whole number of pages). */
+u64 acl_fabric_window_bytes(struct acl_fabric_conn *conn)
+{
+	u32 pages = min(conn->cm_id->device->attrs.max_fast_reg_page_list_len, ACL_MR_PAGES);
+
+	return (u64)pages << PAGE_SHIFT;
+}
+
+/* ------------------------------------------------------------ exporter */
+
+static void acl_mr_free(struct acl_fabric_mr *m)
+{
+	struct ib_device *dev = m->conn->cm_id->device;
+
+	ib_dereg_mr(m->mr);
+	ib_dma_unmap_sg(dev, m->sgt.sgl, m->sgt.orig_nents, DMA_BIDIRECTIONAL);
+	sg_free_table(&m->sgt);
+	kfree(m);
+}
+
+static void acl_reg_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct acl_fabric_mr *m = container_of(wc->wr_cqe, struct acl_fabric_mr, cqe);
+	struct acl_fabric_conn *conn = m->conn;
+
+	mutex_lock(&acl_fabric.lock);
+	m->reg_pending = false;
+	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR &&
+	    conn->state != ACL_CONN_CLOSING)
+		acl_conn_closef(conn, -EIO, "a registration for server %u failed: %s",
+				conn->peer->server_id, ib_wc_status_msg(wc->status));
+	if (m->orphan)
+		acl_mr_free(m);
+	mutex_unlock(&acl_fabric.lock);
+}
+
+/* The holder goes (RELEASE, the link's end); a registration in flight goes after. */
+void acl_fabric_holder_free(struct acl_fabric_holder *fh)
+{
+	struct acl_fabric_mr *m;
+	unsigned long w;
+
+	xa_for_each(&fh->mrs, w, m) {
+		if (m->reg_pending)
+			m->orphan = true;
+		else
+			acl_mr_free(m);
+	}
+	xa_destroy(&fh->mrs);
+	acl_share_remote_put(fh->h);
+	kfree(fh);
+}
+
+/* The scatter list of bytes [start, start + len) of the holder's allocation. */
+static int acl_window_sg(struct acl_fabric_holder *fh, u64 start, u64 len, struct sg_table *sgt)
+{
+	struct scatterlist *sg;
+	unsigned int n = 0;
+	struct page *head;
+	u64 pos, piece;
+	u32 chunk;
+	int ret;
+
+	/* entries end at chunk boundaries: count them first */
+	acl_share_remote_chunk(fh->h, 0, &chunk);
+	for (pos = start; pos < start + len; pos += piece) {
+		piece = min_t(u64, chunk - pos % chunk, start + len - pos);
+		n++;
+	}
+	ret = sg_alloc_table(sgt, n, GFP_KERNEL);
+	if (ret)
+		return ret;
+	sg = sgt->sgl;
+	for (pos = start; pos < start + len; pos += piece) {
+		piece = min_t(u64, chunk - pos % chunk, start + len - pos);
+		head = acl_share_remote_chunk(fh->h, pos / chunk, &chunk);
+		if (!head) {
+			sg_free_table(sgt);
+			return -EINVAL;
+		}
+		sg_set_page(sg, nth_page(head, (pos % chunk) >> PAGE_SHIFT), piece, 0);
+		sg = sg_next(sg);
+	}
+	return 0;
+}
+
+/* Registers window @w of @fh for the peer: REG_MR posted; 0 or an errno. */
+static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_holder *fh,
+			       u64 w, struct acl_fabric_mr **out)
+{
+	struct ib_device *dev = conn->cm_id->device;
+	u64 start = w * fh->window, len = min(fh->window, fh->length - start);
+	struct ib_reg_wr reg = {};
+	struct acl_fabric_mr *m;
+	int ret, n;
+
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m)
+		return -ENOMEM;
+	m->conn = conn;
+	m->cqe.done = acl_reg_done;
+	ret = acl_window_sg(fh, start, len, &m->sgt);
+	if (ret)
+		goto err_free;
+	m->nents = ib_dma_map_sg(dev, m->sgt.sgl, m->sgt.orig_nents, DMA_BIDIRECTIONAL);
+	if (!m->nents) {
+		ret = -EIO;
+		goto err_sg;
+	}
+	m->mr = ib_alloc_mr(conn->pd, IB_MR_TYPE_MEM_REG, len >> PAGE_SHIFT);
+	if (IS_ERR(m->mr)) {
+		ret = PTR_ERR(m->mr);
+		goto err_unmap;
+	}
+	n = ib_map_mr_sg(m->mr, m->sgt.sgl, m->nents, NULL, PAGE_SIZE);
+	if (n != m->nents) {
+		ret = n < 0 ? n : -EINVAL;
+		goto err_mr;
+	}
+	ib_update_fast_reg_key(m->mr, ib_inc_rkey(m->mr->rkey));
+	reg.wr.opcode = IB_WR_REG_MR;
+	reg.wr.wr_cqe = &m->cqe;
+	reg.wr.send_flags = IB_SEND_SIGNALED;
+	reg.mr = m->mr;
+	reg.key = m->mr->rkey;
+	reg.access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_WRITE;
+	ret = ib_post_send(conn->cm_id->qp, &reg.wr, NULL);
+	if (ret)
+		goto err_mr;
+	m->reg_pending = true;
+	*out = m;
+	return 0;
+
+err_mr:
+	ib_dereg_mr(m->mr);
+err_unmap:
+	ib_dma_unmap_sg(dev, m->sgt.sgl, m->sgt.orig_nents, DMA_BIDIRECTIONAL);
+err_sg:
+	sg_free_table(&m->sgt);
+err_free:
+	kfree(m);
+	return ret;
+}
+
+/* MR_REQ {holder, window}: the window's key, registered now or before. */
+void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg)
+{
+	u64 id = le64_to_cpu(msg->mr_req.holder), w = le64_to_cpu(msg->mr_req.window);
+	struct acl_fabric_msg reply = { .seq = msg->seq };
+	struct acl_fabric_holder *fh = NULL;
+	struct acl_fabric_mr *m = NULL;
+	int ret = -ENOENT;
+
+	if (id && id <= U32_MAX)
+		fh = xa_load(&conn->holders, id);
+	if (fh && w < DIV_ROUND_UP(fh->length, fh->window)) {
+		m = xa_load(&fh->mrs, w);
+		ret = 0;
+		if (!m) {
+			ret = acl_window_register(conn, fh, w, &m);
+			if (!ret) {
+				ret = xa_err(xa_store(&fh->mrs, w, m, GFP_KERNEL));
+				if (ret)	/* freed once its REG_MR completes */
+					m->orphan = true;
+			}
+		}
+	}
+	if (ret) {
+		reply.type = cpu_to_le16(ACL_FABRIC_MSG_MR_ERR);
+		reply.import_err.err = cpu_to_le32(ret == -ENOENT ? ACL_FABRIC_IMPORT_NOENT :
+						   ACL_FABRIC_IMPORT_NOMEM);
+	} else {
+		reply.type = cpu_to_le16(ACL_FABRIC_MSG_MR_OK);
+		reply.mr_ok.iova = cpu_to_le64(m->mr->iova);
+		reply.mr_ok.length = cpu_to_le64(m->mr->length);
+		reply.mr_ok.rkey = cpu_to_le32(m->mr->rkey);
+	}
+	if (acl_conn_send(conn, &reply))
+		acl_conn_closef(conn, -ECONNRESET, "cannot answer server %u's registration",
+				conn->peer->server_id);
+}
+
+/* ------------------------------------------------------------ importer */
+
+void acl_fabric_windows_free(struct acl_fabric_import *imp)
+{
+	struct acl_fabric_window *win;
+	unsigned long w;
+
+	xa_for_each(&imp->windows, w, win)
+		kfree(win);
+	xa_destroy(&imp->windows);
+}
+
+/* The key of window @w, asked of the exporter the first time; copy_lock held. */
+static int acl_window_get(struct acl_fabric_import *imp, u64 w, struct acl_fabric_window **out)
+{
+	struct acl_fabric_msg msg = {
+		.type = cpu_to_le16(ACL_FABRIC_MSG_MR_REQ),
+	};
+	struct acl_fabric_request req = {};
+	struct acl_fabric_window *win;
+	int ret;
+
+	win = xa_load(&imp->windows, w);
+	if (win) {
+		*out = win;
+		return 0;
+	}
+	msg.mr_req.holder = cpu_to_le64(imp->holder);
+	msg.mr_req.window = cpu_to_le64(w);
+	ret = acl_fabric_ask(imp->conn, &msg, &req);
+	if (ret)
+		return ret;
+	if (req.length != min(imp->window, imp->length - w * imp->window))
+		return -EPROTO;
+	win = kmalloc(sizeof(*win), GFP_KERNEL);
+	if (!win)
+		return -ENOMEM;
+	win->iova = req.iova;
+	win->rkey = req.rkey;
+	ret = xa_err(xa_store(&imp->windows, w, win, GFP_KERNEL));
+	if (ret) {
+		kfree(win);
+		return ret;
+	}
+	*out = win;
+	return 0;
+}
+
+struct acl_copy_wait {
+	struct ib_cqe cqe;
+	struct completion done;
+	enum ib_wc_status status;
+};
+
+static void acl_copy_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct acl_copy_wait *cw = container_of(wc->wr_cqe, struct acl_copy_wait, cqe);
+
+	cw->status = wc->status;
+	complete(&cw->done);
+}
+
+/* The scatter list of a piece: the pinned user pages, or @fill over and over. */
+static int acl_piece_sg(u32 op, u64 uptr, u32 len, struct page *fill, struct page **pages,
+			unsigned int *npages, struct sg_table *sgt)
+{
+	unsigned int off = offset_in_page(uptr), i;
+	struct scatterlist *sg;
+	int pinned, ret;
+
+	*npages = 0;
+	if (op == ACL_SHARE_COPY_FILL) {
+		ret = sg_alloc_table(sgt, DIV_ROUND_UP(len, PAGE_SIZE), GFP_KERNEL);
+		if (ret)
+			return ret;
+		for_each_sg(sgt->sgl, sg, sgt->orig_nents, i)
+			sg_set_page(sg, fill, min_t(u32, PAGE_SIZE, len - i * PAGE_SIZE), 0);
+		return 0;
+	}
+	pinned = pin_user_pages_fast(uptr & PAGE_MASK, DIV_ROUND_UP(off + len, PAGE_SIZE),
+				     op == ACL_SHARE_COPY_READ ? FOLL_WRITE : 0, pages);
+	if (pinned <= 0)
+		return pinned ? pinned : -EFAULT;
+	*npages = pinned;
+	if (pinned != DIV_ROUND_UP(off + len, PAGE_SIZE))
+		return -EFAULT;
+	return sg_alloc_table_from_pages(sgt, pages, pinned, off, len, GFP_KERNEL);
+}
+
+/* One READ or WRITE of @len bytes at the exporter's @raddr, and its wait. */
+static int acl_copy_piece(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 rkey, u64 uptr,
+			  u32 len, struct page *fill, struct page **pages)
+{
+	enum dma_data_direction dir = op == ACL_SHARE_COPY_READ ? DMA_FROM_DEVICE :
+				      DMA_TO_DEVICE;
+	struct ib_qp *qp = conn->cm_id->qp;
+	u32 port = conn->cm_id->port_num;
+	struct sg_table sgt = {};
+	struct acl_copy_wait cw;
+	struct rdma_rw_ctx ctx;
+	unsigned int npages;
+	int ret;
+
+	ret = acl_piece_sg(op, uptr, len, fill, pages, &npages, &sgt);
+	if (ret)
+		goto out_unpin;
+	init_completion(&cw.done);
+	cw.cqe.done = acl_copy_done;
+	mutex_lock(&acl_fabric.lock);
+	if (conn->state != ACL_CONN_UP) {
+		mutex_unlock(&acl_fabric.lock);
+		ret = -ENOLINK;
+		goto out_sg;
+	}
+	ret = rdma_rw_ctx_init(&ctx, qp, port, sgt.sgl, sgt.orig_nents, 0, raddr, rkey, dir);
+	if (ret < 0) {
+		mutex_unlock(&acl_fabric.lock);
+		goto out_sg;
+	}
+	ret = rdma_rw_ctx_post(&ctx, qp, port, &cw.cqe, NULL);
+	if (ret) {
+		rdma_rw_ctx_destroy(&ctx, qp, port, sgt.sgl, sgt.orig_nents, dir);
+		acl_conn_closef(conn, -EIO, "cannot post a copy to server %u",
+				conn->peer->server_id);
+		mutex_unlock(&acl_fabric.lock);
+		goto out_sg;
+	}
+	conn->copies++;		/* the queue pair stays until the requests complete */
+	mutex_unlock(&acl_fabric.lock);
+
+	/* bounded: a dead peer fails the requests, or the link's end flushes them */
+	wait_for_completion(&cw.done);
+	rdma_rw_ctx_destroy(&ctx, qp, port, sgt.sgl, sgt.orig_nents, dir);
+	mutex_lock(&acl_fabric.lock);
+	if (!--conn->copies)
+		wake_up_var(&conn->copies);
+	if (cw.status != IB_WC_SUCCESS) {
+		ret = conn->state == ACL_CONN_CLOSING ? -ENOLINK : -EIO;
+		if (ret == -EIO)
+			acl_conn_closef(conn, -EIO, "a copy with server %u failed: %s",
+					conn->peer->server_id, ib_wc_status_msg(cw.status));
+	}
+	mutex_unlock(&acl_fabric.lock);
+out_sg:
+	sg_free_table(&sgt);
+out_unpin:
+	if (npages)
+		unpin_user_pages_dirty_lock(pages, npages, op == ACL_SHARE_COPY_READ && !ret);
+	return ret;
+}
+
+/**
+ * acl_fabric_copy - the copy of an ACL_SHARE_IOC_COPY on a remote import
+ * @cookie: the import
+ * @op: ACL_SHARE_COPY_*
+ * @offset: in the import's memory; with @length checked by acl_share.ko
+ * @length: bytes
+ * @uptr: the user buffer (READ, WRITE)
+ * @value: the byte of FILL
+ *
+ * Return: 0, -ENOLINK (the import's link has ended), -EIO (a transfer
+ * failed), -EFAULT, -EINTR (a fatal signal between pieces), -EPROTO, -ENOMEM.
+ */
+int acl_fabric_copy(void *cookie, u32 op, u64 offset, u64 length, u64 uptr, u8 value)
+{
+	struct acl_fabric_import *imp = cookie;
+	struct acl_fabric_conn *conn = imp->conn;
+	struct acl_fabric_window *win;
+	struct page *fill = NULL;
+	struct page **pages;
+	u64 in_w;
+	u32 piece;
+	int ret = 0;
+
+	pages = kvmalloc_array(ACL_COPY_PIECE / PAGE_SIZE + 1, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	if (op == ACL_SHARE_COPY_FILL) {
+		fill = alloc_page(GFP_KERNEL);
+		if (!fill) {
+			kvfree(pages);
+			return -ENOMEM;
+		}
+		memset(page_address(fill), value, PAGE_SIZE);
+	}
+	if (mutex_lock_killable(&conn->copy_lock)) {
+		ret = -EINTR;
+		goto out_free;
+	}
+	while (length) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		in_w = offset % imp->window;
+		piece = min_t(u64, length, min_t(u64, imp->window - in_w, ACL_COPY_PIECE));
+		ret = acl_window_get(imp, offset / imp->window, &win);
+		if (!ret)
+			ret = acl_copy_piece(conn, op, win->iova + in_w, win->rkey, uptr, piece,
+					     fill, pages);
+		if (ret)
+			break;
+		offset += piece;
+		length -= piece;
+		if (op != ACL_SHARE_COPY_FILL)
+			uptr += piece;
+	}
+	mutex_unlock(&conn->copy_lock);
+out_free:
+	if (fill)
+		__free_page(fill);
+	kvfree(pages);
+	return ret;
+}
