@@ -147,6 +147,7 @@ static void info_from_query(struct shim_handle_info *info, uint32_t id,
 		.loc_type = q->out_location_type,
 		.loc_id = q->out_location_id,
 		.mmap_offset = q->out_mmap_offset,
+		.remote = q->out_flags & ACL_SHARE_QUERY_REMOTE,
 	};
 }
 

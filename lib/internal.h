@@ -121,6 +121,17 @@ SHIM_HIDDEN void shim_va_forget_child(void);
 SHIM_HIDDEN aclError shim_va_check_range(const char *fn, const char *what, const void *p,
 					 size_t n, bool one_mapping, bool only_if_reserved,
 					 bool write);
+/*
+ * Whether p lies in a mapping of a remote import (another server's memory);
+ * if so its handle number and p's offset in it. The range was checked by
+ * shim_va_check_range() with one_mapping.
+ */
+SHIM_HIDDEN bool shim_va_remote(const void *p, uint32_t *handle, uint64_t *offset);
+
+/* remotecopy.c: *done says whether a side was remote (and the copy made). */
+SHIM_HIDDEN aclError shim_remote_copy(const char *fn, void *dst, const void *src, size_t n,
+				      bool *done);
+SHIM_HIDDEN aclError shim_remote_fill(const char *fn, void *dst, int value, size_t n, bool *done);
 
 /* handles.c: this process's live handles, by number (a cache of the kernel's table). */
 struct shim_handle_info {
@@ -130,6 +141,7 @@ struct shim_handle_info {
 	uint32_t loc_id;
 	uint64_t length;	/* what the handle maps */
 	uint64_t mmap_offset;
+	bool remote;		/* imported from another server: reached by copies */
 };
 SHIM_HIDDEN void shim_handles_lock(void);
 SHIM_HIDDEN void shim_handles_unlock(void);

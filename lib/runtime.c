@@ -199,7 +199,7 @@ aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t count,
 		     aclrtMemcpyKind kind)
 {
 	static const char fn[] = "aclrtMemcpy";
-	bool dst_dev, src_dev;
+	bool dst_dev, src_dev, remote;
 	char what[64];
 	aclError ret;
 
@@ -232,6 +232,10 @@ aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t count,
 	ret = shim_va_check_range(fn, what, src, count, src_dev, !src_dev, false);
 	if (ret)
 		return ret;
+	/* another server's memory: the kernel copies it over RDMA */
+	ret = shim_remote_copy(fn, dst, src, count, &remote);
+	if (remote)
+		return ret;
 	memmove(dst, src, count);
 	return ACL_SUCCESS;
 }
@@ -239,6 +243,7 @@ aclError aclrtMemcpy(void *dst, size_t destMax, const void *src, size_t count,
 aclError aclrtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count)
 {
 	static const char fn[] = "aclrtMemset";
+	bool remote;
 	aclError ret;
 
 	if (!devPtr)
@@ -250,6 +255,9 @@ aclError aclrtMemset(void *devPtr, size_t maxCount, int32_t value, size_t count)
 		return ACL_SUCCESS;
 	ret = shim_va_check_range(fn, "devPtr", devPtr, count, true, true, true);
 	if (ret)
+		return ret;
+	ret = shim_remote_fill(fn, devPtr, value, count, &remote);
+	if (remote)
 		return ret;
 	memset(devPtr, value, count);
 	return ACL_SUCCESS;

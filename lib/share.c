@@ -460,6 +460,8 @@ static aclError do_import(const char *fn, const void *sh, uint32_t type, int32_t
 				.loc_id = im.out_location_id,
 				.length = im.out_length,
 				.mmap_offset = im.out_mmap_offset,
+				.remote = type == ACL_SHARE_HANDLE_FABRIC &&
+					  handle_server(sh) != this_server(fn),
 			});
 		*handle = (aclrtDrvMemHandle)(uintptr_t)im.out_handle;
 		return ACL_SUCCESS;

@@ -37,6 +37,7 @@ struct mapping {
 	uint32_t access; /* aclrtMemAccessFlags */
 	uint32_t loc_type;
 	uint32_t loc_id;
+	bool remote;		/* of a remote import: copies go through the kernel */
 };
 
 static pthread_mutex_t va_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -367,6 +368,7 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 		.access = ACL_RT_MEM_ACCESS_FLAGS_READWRITE,
 		.loc_type = hi.loc_type,
 		.loc_id = hi.loc_id,
+		.remote = hi.remote,
 	};
 	if (!va_index_add(&map_ix, &m->r)) {
 		free(m);
@@ -699,4 +701,21 @@ aclError shim_va_check_range(const char *fn, const char *what, const void *ptr, 
 out:
 	pthread_mutex_unlock(&va_lock);
 	return ret;
+}
+
+bool shim_va_remote(const void *ptr, uint32_t *handle, uint64_t *offset)
+{
+	uintptr_t p = (uintptr_t)ptr;
+	struct mapping *m;
+	bool remote = false;
+
+	pthread_mutex_lock(&va_lock);
+	m = map_containing(p);
+	if (m && m->remote) {
+		remote = true;
+		*handle = (uint32_t)(uintptr_t)m->handle;
+		*offset = p - m->r.base;
+	}
+	pthread_mutex_unlock(&va_lock);
+	return remote;
 }
