@@ -99,16 +99,12 @@ int main(void)
 		.location = { .type = ACL_MEM_LOCATION_TYPE_DEVICE, .id = 0 },
 	};
 	aclrtMemFabricHandle mine, theirs;
-	unsigned int other = 1 - fabric_me();
 	aclrtDrvMemHandle h;
-	char ip[32];
 	pid_t child;
 
 	if (rounds < 1 || rounds > MAX_ROUNDS)
 		rounds = 201;
-	fabric_reset();
-	fabric_ip(other, ip, sizeof(ip));
-	if (cfg_write(FABRIC_CFG "/cluster_key", KEY) || peer_add(other, ip))
+	if (fabric_pair(KEY))
 		die("configuring the fabric");
 	ACL_OK(aclInit(NULL));
 	ACL_OK(aclrtSetDevice(0));

@@ -30,32 +30,6 @@
 #define COUNT_MS 60000
 #define IMPORTERS 8	/* per server */
 
-static unsigned int other(void)
-{
-	return 1 - fabric_me();
-}
-
-/* A stats counter of this server's acl_share; -1 if unreadable. */
-static long long stat_of(const char *name)
-{
-	char path[128];
-	unsigned long long v;
-
-	snprintf(path, sizeof(path), ACL_STATS_DIR "/%s", name);
-	return acl_read_ull(path, &v) ? -1 : (long long)v;
-}
-
-/* Polls counter @name until it reads @want, @ms at most: true if it did. */
-static bool stat_wait(const char *name, long long want, int ms)
-{
-	for (; ms > 0; ms -= 20) {
-		if (stat_of(name) == want)
-			return true;
-		usleep(20 * 1000);
-	}
-	return stat_of(name) == want;
-}
-
 static bool msg_has(const char *part)
 {
 	return strstr(aclGetRecentErrMsg(), part) != NULL;
@@ -76,12 +50,7 @@ FIXTURE(remote) {
 /* Both servers: the same key, each other as peers; no link made yet. */
 FIXTURE_SETUP(remote)
 {
-	char ip[32];
-
-	fabric_reset();
-	ASSERT_EQ(0, cfg_write(FABRIC_CFG "/cluster_key", KEY1));
-	fabric_ip(other(), ip, sizeof(ip));
-	ASSERT_EQ(0, peer_add(other(), ip));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_ACL_OK(aclInit(NULL));
 	ASSERT_ACL_OK(aclrtSetDevice(0));
 	self->h = NULL;

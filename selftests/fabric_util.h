@@ -137,6 +137,33 @@ static inline bool peer_wait_state(unsigned int id, const char *want, int ms)
 	return !strcmp(peer_read(id, "state", st, sizeof(st)), want);
 }
 
+/* The other server of a two-server run. */
+static inline unsigned int other(void)
+{
+	return 1 - fabric_me();
+}
+
+/* A stats counter of this server's acl_share; -1 if unreadable. */
+static inline long long stat_of(const char *name)
+{
+	char path[128], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/class/misc/acl_share/stats/%s", name);
+	cfg_read(path, buf, sizeof(buf));
+	return buf[0] ? strtoll(buf, NULL, 10) : -1;
+}
+
+/* Polls counter @name until it reads @want, @ms at most: true if it did. */
+static inline bool stat_wait(const char *name, long long want, int ms)
+{
+	for (; ms > 0; ms -= 20) {
+		if (stat_of(name) == want)
+			return true;
+		usleep(20 * 1000);
+	}
+	return stat_of(name) == want;
+}
+
 /* rxe0's port 1 ACTIVE (again), @ms at most. */
 static inline bool fabric_rxe_active(int ms)
 {
@@ -176,6 +203,20 @@ static inline bool fabric_read_all(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return true;
+}
+
+/* A fresh start with @key set and the other server configured at its address: 0 or errno. */
+static inline int fabric_pair(const char *key)
+{
+	char ip[32];
+	int err;
+
+	fabric_reset();
+	err = cfg_write(FABRIC_CFG "/cluster_key", key);
+	if (err)
+		return err;
+	fabric_ip(other(), ip, sizeof(ip));
+	return peer_add(other(), ip);
 }
 
 /*

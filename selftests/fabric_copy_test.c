@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copies to and from another server's memory (docs/fabric.md step 3), on two
+ * servers at once (run-in-vm.sh --servers 2 --fabric-module ...). Server 0
+ * exports, server 1 imports and maps; aclrtMemcpy and aclrtMemset whose side
+ * lies in that mapping are carried out by the kernel as RDMA READ/WRITE.
+ * Rules:
+ * - reads and writes are exact at any offset and length, 1 byte to 64 MiB,
+ *   across the exporter's registration windows, for huge and base pages;
+ * - a memset, and a copy between two places of remote memory, land exactly;
+ * - a copy after the link ended fails cleanly (507899, the reason given);
+ * - the exporter's free during copies changes nothing for them;
+ * - an importer killed in the middle of copies leaves nothing held.
+ */
+#include "acl/acl.h"
+#include "acl_test_util.h"
+#include "fabric_util.h"
+#include "share_util.h"
+
+#define KEY1 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define BIG (64UL << 20)
+#define SMALL (8UL << 20)
+#define COUNT_MS 20000
+
+/* What the importer writes at offset @off: another pattern than the exporter's. */
+static unsigned char written(size_t off)
+{
+	return (unsigned char)(off * 13 + 5);
+}
+
+/* The first offset in [from, from + n) of @va whose byte is not @want(off), or -1. */
+static long long first_bad(const unsigned char *va, size_t from, size_t n,
+			   unsigned char (*want)(size_t))
+{
+	for (size_t i = 0; i < n; i++)
+		if (va[from + i] != want(from + i))
+			return (long long)(from + i);
+	return -1;
+}
+
+struct range {
+	size_t off, len;
+};
+
+/* Reads: odd offsets and lengths, within and across 2 MiB windows, and all of it. */
+static const struct range reads[] = {
+	{ 0, 1 }, { 1, 4095 }, { 4093, 8191 }, { (2UL << 20) - 7, 14 },
+	{ 3, (1UL << 20) + 5 }, { (5UL << 20) + 11, (8UL << 20) + 3 }, { 0, BIG },
+};
+/* Writes: disjoint, odd, one of them across several windows. */
+static const struct range writes[] = {
+	{ 17, 1 }, { 4099, 5000 }, { (2UL << 20) - 3, 6 }, { (10UL << 20) + 1, (6UL << 20) + 7 },
+};
+#define FILL_OFF ((20UL << 20) + 123)
+#define FILL_LEN ((3UL << 20) + 1)
+#define D2D_SRC ((48UL << 20) + 1)
+#define D2D_DST ((56UL << 20) + 7)
+#define D2D_LEN ((1UL << 20) + 3)
+
+static unsigned char fill_byte(size_t off)
+{
+	(void)off;
+	return 0x5a;
+}
+
+FIXTURE(copy) {
+	struct acl_mapping m;		/* server 0: the exported allocation, mapped */
+	struct share_token tok;
+	bool mapped;
+};
+
+FIXTURE_SETUP(copy)
+{
+	ASSERT_EQ(0, fabric_pair(KEY1));
+	ASSERT_ACL_OK(aclInit(NULL));
+	ASSERT_ACL_OK(aclrtSetDevice(0));
+	memset(&self->tok, 0, sizeof(self->tok));
+	self->mapped = false;
+	ASSERT_EQ(0, fabric_barrier("setup"));
+}
+
+FIXTURE_TEARDOWN(copy)
+{
+	if (self->mapped)
+		EXPECT_ACL_OK(acl_map_delete(&self->m));
+	EXPECT_TRUE(stat_wait("remote_holders", 0, COUNT_MS));
+	EXPECT_TRUE(stat_wait("remote_imports", 0, COUNT_MS));
+	EXPECT_EQ(0, fabric_barrier("teardown"));
+	fabric_reset();
+}
+
+/* Server 0: @size bytes of @attr, mapped, filled with share_pattern, exported. */
+static aclError export_filled(struct _test_data_copy *self, size_t size, aclrtMemAttr attr)
+{
+	aclError e = acl_map_new(&self->m, size, attr, ACL_MEM_LOCATION_TYPE_DEVICE, 0);
+
+	if (e)
+		return e;
+	self->mapped = true;
+	share_fill(self->m.va, size);
+	return share_export(self->m.handle, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
+			    ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &self->tok);
+}
+
+/* Server 1: imports @t and maps it; its address in *va. */
+static aclError import_map(struct share_token *t, size_t size, aclrtDrvMemHandle *h, void **va)
+{
+	aclError e = share_import(t, h);
+
+	if (e)
+		return e;
+	e = aclrtReserveMemAddress(va, size, 0, NULL, 0);
+	if (!e)
+		e = aclrtMapMem(*va, size, 0, *h, 0);
+	return e;
+}
+
+static aclError unmap_free(aclrtDrvMemHandle h, void *va)
+{
+	aclError e1 = aclrtUnmapMem(va), e2 = aclrtReleaseMemAddress(va), e3 = aclrtFreePhysical(h);
+
+	return e1 ? e1 : e2 ? e2 : e3;
+}
+
+/*
+ * Every read is exact; every write lands where it was aimed and nowhere
+ * else; a memset and a copy within the remote memory too. With huge pages
+ * (64 MiB: 32 chunks) and base pages (8 MiB: 2048), so that registrations
+ * of both shapes are crossed.
+ */
+TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEOUT)
+{
+	static const aclrtMemAttr attrs[] = { ACL_HBM_MEM_HUGE, ACL_HBM_MEM_NORMAL };
+	static const size_t sizes[] = { BIG, SMALL };
+	struct share_token theirs;
+
+	for (int k = 0; k < 2; k++) {
+		size_t size = sizes[k];
+
+		if (fabric_me() == 0) {
+			unsigned char *va;
+
+			ASSERT_ACL_OK(export_filled(self, size, attrs[k]));
+			ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+			ASSERT_EQ(0, fabric_barrier("written"));
+			va = self->m.va;
+			for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+				if (writes[i].off + writes[i].len > size)
+					continue;
+				EXPECT_EQ(-1, first_bad(va, writes[i].off, writes[i].len, written))
+					TH_LOG("write %zu", i);
+			}
+			/* around a write: untouched */
+			EXPECT_EQ(share_pattern(16), va[16]);
+			EXPECT_EQ(share_pattern(18), va[18]);
+			if (size == BIG) {
+				EXPECT_EQ(-1, first_bad(va, FILL_OFF, FILL_LEN, fill_byte));
+				EXPECT_EQ(share_pattern(FILL_OFF - 1), va[FILL_OFF - 1]);
+				EXPECT_EQ(share_pattern(FILL_OFF + FILL_LEN), va[FILL_OFF + FILL_LEN]);
+				for (size_t i = 0; i < D2D_LEN; i++) {
+					if (va[D2D_DST + i] != share_pattern(D2D_SRC + i)) {
+						EXPECT_EQ(share_pattern(D2D_SRC + i), va[D2D_DST + i])
+							TH_LOG("device-to-device byte %zu", i);
+						break;
+					}
+				}
+			}
+			ASSERT_ACL_OK(acl_map_delete(&self->m));
+			self->mapped = false;
+			ASSERT_EQ(0, fabric_barrier("checked"));
+		} else {
+			aclrtDrvMemHandle h;
+			unsigned char *va, *buf = malloc(size);
+
+			ASSERT_NE(NULL, buf);
+			ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+			ASSERT_ACL_OK(import_map(&theirs, size, &h, (void **)&va));
+			for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+				size_t off = reads[i].off, len = reads[i].len;
+
+				if (off + len > size)
+					continue;
+				memset(buf, 0xee, len);
+				ASSERT_ACL_OK(aclrtMemcpy(buf, len, va + off, len,
+							  ACL_MEMCPY_DEVICE_TO_HOST));
+				for (size_t j = 0; j < len; j++) {
+					if (buf[j] != share_pattern(off + j)) {
+						EXPECT_EQ(share_pattern(off + j), buf[j])
+							TH_LOG("read %zu: byte %zu", i, j);
+						break;
+					}
+				}
+			}
+			for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+				size_t off = writes[i].off, len = writes[i].len;
+
+				if (off + len > size)
+					continue;
+				for (size_t j = 0; j < len; j++)
+					buf[j] = written(off + j);
+				ASSERT_ACL_OK(aclrtMemcpy(va + off, len, buf, len,
+							  ACL_MEMCPY_HOST_TO_DEVICE));
+			}
+			if (size == BIG) {
+				ASSERT_ACL_OK(aclrtMemset(va + FILL_OFF, FILL_LEN, 0x5a, FILL_LEN));
+				ASSERT_ACL_OK(aclrtMemcpy(va + D2D_DST, D2D_LEN, va + D2D_SRC, D2D_LEN,
+							  ACL_MEMCPY_DEVICE_TO_DEVICE));
+				/* and the write reads back through the import itself */
+				ASSERT_ACL_OK(aclrtMemcpy(buf, 6, va + (2UL << 20) - 3, 6,
+							  ACL_MEMCPY_DEVICE_TO_HOST));
+				for (size_t j = 0; j < 6; j++)
+					EXPECT_EQ(written((2UL << 20) - 3 + j), buf[j]);
+			}
+			ASSERT_EQ(0, fabric_barrier("written"));
+			ASSERT_ACL_OK(unmap_free(h, va));
+			free(buf);
+			ASSERT_EQ(0, fabric_barrier("checked"));
+		}
+		ASSERT_EQ(0, fabric_barrier("round"));
+	}
+}
+
+/* The link ends under an import: a copy fails at once with the reason; the import frees. */
+TEST_F_TIMEOUT(copy, copy_after_the_link_ended_fails_cleanly, FABRIC_TEST_TIMEOUT)
+{
+	struct share_token theirs;
+
+	if (fabric_me() == 0) {
+		ASSERT_ACL_OK(export_filled(self, SMALL, ACL_HBM_MEM_HUGE));
+		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+		ASSERT_EQ(0, fabric_barrier("imported"));
+		ASSERT_EQ(0, peer_write(1, "disconnect", "1"));
+		ASSERT_EQ(0, fabric_barrier("ended"));
+		ASSERT_EQ(0, fabric_barrier("tried"));
+	} else {
+		aclrtDrvMemHandle h;
+		unsigned char *va, buf[64];
+
+		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+		ASSERT_ACL_OK(import_map(&theirs, SMALL, &h, (void **)&va));
+		ASSERT_ACL_OK(aclrtMemcpy(buf, sizeof(buf), va + 5, sizeof(buf),
+					  ACL_MEMCPY_DEVICE_TO_HOST));
+		EXPECT_EQ(share_pattern(5), buf[0]);
+		ASSERT_EQ(0, fabric_barrier("imported"));
+		ASSERT_EQ(0, fabric_barrier("ended"));
+		EXPECT_TRUE(peer_wait_state(0, "down", COUNT_MS));
+		EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
+			   aclrtMemcpy(buf, sizeof(buf), va, sizeof(buf), ACL_MEMCPY_DEVICE_TO_HOST),
+			   "link");
+		EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR, aclrtMemset(va, 64, 0, 64), "link");
+		ASSERT_ACL_OK(unmap_free(h, va));
+		ASSERT_EQ(0, fabric_barrier("tried"));
+	}
+}
+
+/*
+ * The exporter frees its allocation while the importer copies: the copies go
+ * on, exact, on the memory the remote holder keeps; an importer killed in
+ * the middle of copies leaves nothing held on either server.
+ */
+TEST_F_TIMEOUT(copy, exporter_free_and_importer_kill_during_copies, FABRIC_TEST_TIMEOUT)
+{
+	struct share_token theirs;
+
+	if (fabric_me() == 0) {
+		ASSERT_ACL_OK(export_filled(self, SMALL, ACL_HBM_MEM_HUGE));
+		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+		ASSERT_EQ(0, fabric_barrier("copying"));
+		ASSERT_ACL_OK(acl_map_delete(&self->m));
+		self->mapped = false;
+		ASSERT_EQ(0, fabric_barrier("freed"));
+		ASSERT_EQ(0, fabric_barrier("done"));
+		EXPECT_TRUE(stat_wait("remote_holders", 0, COUNT_MS));
+		EXPECT_EQ(0, stat_of("allocations"));
+	} else {
+		pid_t kids[2] = { -1, -1 };	/* a reader told to stop, a victim */
+		int p[2], q[2];
+		char c;
+
+		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+		ASSERT_EQ(0, pipe(p));
+		ASSERT_EQ(0, pipe(q));
+		for (int k = 0; k < 2; k++) {
+			pid_t child = fork();
+
+			ASSERT_LE(0, child);
+			if (child == 0) {
+				unsigned char *buf = malloc(SMALL), *va;
+				aclrtDrvMemHandle h;
+				bool told = false;
+
+				CHILD_CHECK(buf != NULL, "malloc");
+				CHILD_CHECK(aclrtSetDevice(0) == ACL_SUCCESS, "set device");
+				CHILD_CHECK(import_map(&theirs, SMALL, &h, (void **)&va) == 0,
+					    "import: %s", aclGetRecentErrMsg());
+				/* k 0: reads until told to stop; k 1: reads until killed */
+				for (;;) {
+					CHILD_CHECK(aclrtMemcpy(buf, SMALL, va, SMALL,
+								ACL_MEMCPY_DEVICE_TO_HOST) == 0,
+						    "copy: %s", aclGetRecentErrMsg());
+					CHILD_CHECK(first_bad(buf, 0, SMALL, share_pattern) == -1,
+						    "copied bytes differ");
+					if (!told) {
+						CHILD_CHECK(write(p[1], "c", 1) == 1, "tell");
+						told = true;
+					}
+					if (k == 0) {
+						struct pollfd pf = { .fd = q[0], .events = POLLIN };
+
+						if (poll(&pf, 1, 0) == 1)
+							break;
+					}
+				}
+				CHILD_CHECK(unmap_free(h, va) == 0, "free: %s", aclGetRecentErrMsg());
+				_exit(0);
+			}
+			kids[k] = child;
+		}
+		ASSERT_EQ(1, read(p[0], &c, 1));
+		ASSERT_EQ(1, read(p[0], &c, 1));
+		ASSERT_EQ(0, fabric_barrier("copying"));
+		ASSERT_EQ(0, fabric_barrier("freed"));
+		usleep(300 * 1000);	/* both are copying from freed memory now */
+		kill(kids[1], SIGKILL);
+		ASSERT_CHILD_SIGNALED(kids[1], SIGKILL);
+		ASSERT_EQ(1, write(q[1], "s", 1));
+		ASSERT_CHILD_OK(kids[0]);
+		EXPECT_TRUE(stat_wait("remote_imports", 0, COUNT_MS));
+		close(p[0]);
+		close(p[1]);
+		close(q[0]);
+		close(q[1]);
+		ASSERT_EQ(0, fabric_barrier("done"));
+	}
+}
+
+TEST_HARNESS_MAIN
