@@ -48,12 +48,18 @@ struct acl_fabric_window {
 	u32 rkey;
 };
 
-/* Bytes one registration of this link's device covers (a whole number of pages). */
+/*
+ * Bytes one registration of this link's device covers (a whole number of
+ * pages): one page less than its page list holds. Each MR is allocated with
+ * room for one page more than it maps: soft-RoCE before 6.4 (rxe_mr_copy)
+ * reads the next map of the page list when an access ends exactly at the end
+ * of one, past the array if the MR is full (KASAN saw it on 6.1).
+ */
 u64 acl_fabric_window_bytes(struct acl_fabric_conn *conn)
 {
 	u32 pages = min(conn->cm_id->device->attrs.max_fast_reg_page_list_len, ACL_MR_PAGES);
 
-	return (u64)pages << PAGE_SHIFT;
+	return pages > 1 ? (u64)(pages - 1) << PAGE_SHIFT : 0;
 }
 
 /* ------------------------------------------------------------ exporter */
@@ -157,7 +163,7 @@ static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_h
 		ret = -EIO;
 		goto err_sg;
 	}
-	m->mr = ib_alloc_mr(conn->pd, IB_MR_TYPE_MEM_REG, len >> PAGE_SHIFT);
+	m->mr = ib_alloc_mr(conn->pd, IB_MR_TYPE_MEM_REG, (len >> PAGE_SHIFT) + 1);
 	if (IS_ERR(m->mr)) {
 		ret = PTR_ERR(m->mr);
 		goto err_unmap;
@@ -325,12 +331,12 @@ static int acl_copy_piece(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 r
 {
 	enum dma_data_direction dir = op == ACL_SHARE_COPY_READ ? DMA_FROM_DEVICE :
 				      DMA_TO_DEVICE;
-	struct ib_qp *qp = conn->cm_id->qp;
-	u32 port = conn->cm_id->port_num;
 	struct sg_table sgt = {};
 	struct acl_copy_wait cw;
 	struct rdma_rw_ctx ctx;
 	unsigned int npages;
+	struct ib_qp *qp;
+	u32 port;
 	int ret;
 
 	ret = acl_piece_sg(op, uptr, len, fill, pages, &npages, &sgt);
@@ -344,6 +350,9 @@ static int acl_copy_piece(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 r
 		ret = -ENOLINK;
 		goto out_sg;
 	}
+	/* up: its release has not begun, and waits for conn->copies once it has */
+	qp = conn->cm_id->qp;
+	port = conn->cm_id->port_num;
 	ret = rdma_rw_ctx_init(&ctx, qp, port, sgt.sgl, sgt.orig_nents, 0, raddr, rkey, dir);
 	if (ret < 0) {
 		mutex_unlock(&acl_fabric.lock);
