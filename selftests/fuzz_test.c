@@ -704,7 +704,7 @@ struct ioc {
 	int errs[9];	/* documented in the uapi header, 0-terminated */
 };
 
-enum { I_INFO, I_ALLOC, I_FREE, I_QUERY, I_EXPORT, I_SET_PID, I_IMPORT, I_REVOKE, I_NR };
+enum { I_INFO, I_ALLOC, I_FREE, I_QUERY, I_EXPORT, I_SET_PID, I_IMPORT, I_REVOKE, I_COPY, I_NR };
 
 static const struct ioc iocs[I_NR] = {
 	[I_INFO] = { "INFO", ACL_SHARE_IOC_INFO, sizeof(struct acl_share_info),
@@ -723,6 +723,8 @@ static const struct ioc iocs[I_NR] = {
 		       { EINVAL, ENODEV, ENOENT, EPERM, EEXIST, EOPNOTSUPP, ENOMEM, E2BIG } },
 	[I_REVOKE] = { "REVOKE", ACL_SHARE_IOC_REVOKE, sizeof(struct acl_share_revoke),
 		       { EINVAL, ENOENT, EPERM, EOPNOTSUPP, E2BIG } },
+	[I_COPY] = { "COPY", ACL_SHARE_IOC_COPY, sizeof(struct acl_share_copy),
+		     { EINVAL, ENOENT, EOPNOTSUPP, EFAULT, ENOLINK, EIO, EINTR, ENOMEM } },
 };
 
 /* Every ioctl may also return these (header comment and the brief). */

@@ -56,7 +56,7 @@ TEST(ioctl_numbers_are_distinct)
 	const unsigned long cmds[] = {
 		ACL_SHARE_IOC_INFO, ACL_SHARE_IOC_ALLOC, ACL_SHARE_IOC_FREE, ACL_SHARE_IOC_QUERY,
 		ACL_SHARE_IOC_EXPORT, ACL_SHARE_IOC_SET_PID, ACL_SHARE_IOC_IMPORT,
-		ACL_SHARE_IOC_REVOKE,
+		ACL_SHARE_IOC_REVOKE, ACL_SHARE_IOC_COPY,
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
