@@ -8,7 +8,8 @@
  * -EFAULT (also when only the write-back fails: an ALLOC whose result
  * cannot be written leaves no allocation behind). After every refused call
  * the module's counters are unchanged. Also: ALLOC's value checks, FREE and
- * QUERY of unknown handles, what QUERY reports, and the rules of mmap(2).
+ * QUERY of unknown handles, what QUERY reports, the rules of mmap(2), and
+ * COPY refusing anything but a remote import.
  */
 #include <linux/acl_share.h>
 #include <stddef.h>
@@ -346,10 +347,48 @@ TEST_F(abi, larger_size_with_non_zero_tail_is_refused)
 	EXPECT_HANDLE_ALIVE();
 }
 
+/*
+ * COPY moves bytes of a remote import only (docs/fabric.md): a handle of
+ * this server's memory gives -EOPNOTSUPP, an unknown one -ENOENT, unknown
+ * flags, a non-zero reserved field, an unknown operation or a fill value
+ * above 255 -EINVAL, checked before the handle is looked up. Nothing moves.
+ */
+TEST_F(abi, copy_refuses_what_is_not_a_remote_import)
+{
+	unsigned char host[64];
+	const struct {
+		struct acl_share_copy c;
+		int err;
+	} cases[] = {
+		{ { .handle = 0, .op = ACL_SHARE_COPY_READ, .length = 8 }, -EOPNOTSUPP },
+		{ { .handle = 0x7fffffff, .op = ACL_SHARE_COPY_READ, .length = 8 }, -ENOENT },
+		{ { .handle = 0, .op = ACL_SHARE_COPY_FILL + 1, .length = 8 }, -EINVAL },
+		{ { .handle = 0, .op = ACL_SHARE_COPY_FILL, .length = 8, .value = 256 }, -EINVAL },
+		{ { .handle = 0, .op = ACL_SHARE_COPY_READ, .length = 8, .flags = 1 }, -EINVAL },
+		{ { .handle = 0, .op = ACL_SHARE_COPY_READ, .length = 8, .__reserved = 1 }, -EINVAL },
+	};
+
+	memset(host, 0xa5, sizeof(host));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct acl_share_copy c = cases[i].c;
+
+		c.size = sizeof(c);
+		if (!c.handle)
+			c.handle = self->handle;
+		c.uptr = (uintptr_t)host;
+		EXPECT_EQ(cases[i].err, acl_ioctl(self->fd, ACL_SHARE_IOC_COPY, &c))
+			TH_LOG("case %zu", i);
+		EXPECT_UNCHANGED();
+	}
+	for (size_t i = 0; i < sizeof(host); i++)
+		ASSERT_EQ(0xa5, host[i]);
+	EXPECT_HANDLE_ALIVE();
+}
+
 TEST_F(abi, unknown_ioctl_numbers_are_refused)
 {
 	const unsigned long cmds[] = {
-		_IOWR(ACL_SHARE_IOC_TYPE, 0x08, struct acl_share_info),
+		_IOWR(ACL_SHARE_IOC_TYPE, 0x0a, struct acl_share_info),
 		_IOWR(ACL_SHARE_IOC_TYPE, 0x09, struct acl_share_alloc),
 		_IOWR(ACL_SHARE_IOC_TYPE, 0x3f, struct acl_share_alloc),
 		_IOWR(ACL_SHARE_IOC_TYPE, 0xff, struct acl_share_query),
