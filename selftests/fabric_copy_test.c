@@ -10,7 +10,8 @@
  * - a memset, and a copy between two places of remote memory, land exactly;
  * - a copy after the link ended fails cleanly (507899, the reason given);
  * - the exporter's free during copies changes nothing for them;
- * - an importer killed in the middle of copies leaves nothing held.
+ * - an importer killed in the middle of copies leaves nothing held;
+ * - an IPC key named for a process of the other server is copied the same way.
  */
 #include "acl/acl.h"
 #include "acl_test_util.h"
@@ -331,6 +332,61 @@ TEST_F_TIMEOUT(copy, exporter_free_and_importer_kill_during_copies, FABRIC_TEST_
 		close(q[0]);
 		close(q[1]);
 		ASSERT_EQ(0, fabric_barrier("done"));
+	}
+}
+
+/*
+ * An IPC key of server 0 imported by the process of server 1 it names
+ * (aclrtIpcMemImportPidInterServer): aclrtMemcpy through the pointer
+ * aclrtIpcMemImportByKey gave reads server 0's bytes and writes land there.
+ */
+TEST_F_TIMEOUT(copy, ipc_key_memory_is_copied_both_ways, FABRIC_TEST_TIMEOUT)
+{
+	char key[72] = {}, theirs[72] = {};
+	uint32_t tgid = 0, none = 0;
+
+	if (fabric_me() == 0) {
+		unsigned char *p;
+		int32_t pid;
+		aclrtServerPid sp = { .sdid = 1, .pid = &pid, .num = 1 };
+
+		ASSERT_ACL_OK(aclrtMalloc((void **)&p, SMALL, ACL_MEM_MALLOC_HUGE_FIRST));
+		share_fill(p, SMALL);
+		ASSERT_ACL_OK(aclrtIpcMemGetExportKey(p, SMALL, key, sizeof(key), 0));
+		ASSERT_EQ(0, fabric_swap("key", key, theirs, sizeof(key)));
+		ASSERT_EQ(0, fabric_swap("tgid", &none, &tgid, sizeof(tgid)));
+		pid = (int32_t)tgid;
+		ASSERT_ACL_OK(aclrtIpcMemImportPidInterServer(key, &sp, 1));
+		ASSERT_EQ(0, fabric_barrier("named"));
+		ASSERT_EQ(0, fabric_barrier("written"));
+		EXPECT_EQ(-1, first_bad(p, (1UL << 20) + 3, 5000, written));
+		EXPECT_EQ(share_pattern((1UL << 20) + 2), p[(1UL << 20) + 2]);
+		EXPECT_EQ(share_pattern((1UL << 20) + 5003), p[(1UL << 20) + 5003]);
+		ASSERT_EQ(0, fabric_barrier("closed"));
+		EXPECT_TRUE(stat_wait("remote_holders", 0, COUNT_MS));
+		ASSERT_ACL_OK(aclrtIpcMemClose(key));
+		ASSERT_ACL_OK(aclrtFree(p));
+	} else {
+		unsigned char *p, *buf = malloc(SMALL);
+		int32_t me;
+
+		ASSERT_NE(NULL, buf);
+		ASSERT_EQ(0, fabric_swap("key", key, theirs, sizeof(key)));
+		ASSERT_ACL_OK(aclrtDeviceGetBareTgid(&me));
+		tgid = (uint32_t)me;
+		ASSERT_EQ(0, fabric_swap("tgid", &tgid, &none, sizeof(tgid)));
+		ASSERT_EQ(0, fabric_barrier("named"));
+		ASSERT_ACL_OK(aclrtIpcMemImportByKey((void **)&p, theirs, 0));
+		ASSERT_ACL_OK(aclrtMemcpy(buf, SMALL, p, SMALL, ACL_MEMCPY_DEVICE_TO_HOST));
+		EXPECT_EQ(-1, first_bad(buf, 0, SMALL, share_pattern));
+		for (size_t i = 0; i < 5000; i++)
+			buf[i] = written((1UL << 20) + 3 + i);
+		ASSERT_ACL_OK(aclrtMemcpy(p + (1UL << 20) + 3, 5000, buf, 5000,
+					  ACL_MEMCPY_HOST_TO_DEVICE));
+		free(buf);
+		ASSERT_EQ(0, fabric_barrier("written"));
+		ASSERT_ACL_OK(aclrtIpcMemClose(theirs));
+		ASSERT_EQ(0, fabric_barrier("closed"));
 	}
 }
 
