@@ -81,6 +81,12 @@ static aclError other_server(const char *fn, const void *sh, int err)
 				 "configured peer of this server %u (acl-share-fabric add-peer): %s",
 				 fn, handle_server(sh), this_server(fn),
 				 shim_errno_str(err, eb, sizeof(eb)));
+	if (err == EKEYREJECTED)
+		return shim_fail(ACL_ERROR_RT_FEATURE_NOT_SUPPORT,
+				 "%s: server %u, which the FABRIC shareableHandle names, and this "
+				 "server do not hold the same cluster key, so neither accepts the "
+				 "other (acl-share-fabric set-key on both): %s",
+				 fn, handle_server(sh), shim_errno_str(err, eb, sizeof(eb)));
 	return shim_fail(ACL_ERROR_RT_FEATURE_NOT_SUPPORT,
 			 "%s: server %u, which the FABRIC shareableHandle names, cannot be reached "
 			 "over the fabric (acl-share-fabric status tells why): %s",
