@@ -7,7 +7,9 @@
  * alloc-map: allocate physical memory on device 0, reserve a virtual range,
  * map the memory there, use it, tear it all down (alloc-map-demo.c);
  * ipc: aclrtMalloc memory shared by IPC key between two processes, a third
- * refused (ipc-demo.c).
+ * refused (ipc-demo.c);
+ * fabric: memory of server 0 imported and copied by server 1 over RDMA, run
+ * on both servers at once (fabric-demo.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,9 @@ static const struct {
 	  "allocate, reserve, map, use and release physical memory in one process" },
 	{ "ipc", demo_ipc,
 	  "aclrtMalloc memory shared by IPC key with a whitelisted process; another is refused" },
+	{ "fabric", demo_fabric,
+	  "server 0 exports memory as a FABRIC handle, server 1 imports it and copies it back over "
+	  "RDMA; a host without the cluster key and an unnamed process are refused" },
 };
 
 int main(int argc, char **argv)

@@ -45,6 +45,7 @@ void demo_set_prefix(const char *prefix);
 int demo_alloc_map(void);
 int demo_share(void);
 int demo_ipc(void);
+int demo_fabric(void);
 
 #define DEMO_CALL(call) demo_check((call), #call)
 
