@@ -193,8 +193,10 @@ int acl_ioctl_copy(struct acl_ctx *ctx, void *arg, struct acl_handle **pending)
 	struct acl_handle *h;
 	int ret;
 
-	if (req->flags || req->__reserved || req->op > ACL_SHARE_COPY_FILL ||
-	    (req->op == ACL_SHARE_COPY_FILL && req->value > U8_MAX))
+	if (req->flags || req->__reserved || req->op > ACL_SHARE_COPY_FILL)
+		return -EINVAL;
+	/* what the operation does not use is 0, so that it may mean something later */
+	if (req->op == ACL_SHARE_COPY_FILL ? req->value > U8_MAX || req->uptr : req->value)
 		return -EINVAL;
 	mutex_lock(&ctx->lock);
 	h = xa_load(&ctx->handles, req->handle);

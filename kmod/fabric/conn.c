@@ -552,9 +552,15 @@ static int acl_conn_setup_ib(struct acl_fabric_conn *conn)
 		conn->pd = NULL;
 		return ret;
 	}
-	/* +1 on each queue for ib_drain_qp()'s marker */
-	conn->cq = ib_alloc_cq(dev, conn, ACL_FABRIC_RX + ACL_FABRIC_TX + 2, 0,
-			       IB_POLL_WORKQUEUE);
+	/*
+	 * Room for everything that can be outstanding at once, every request
+	 * completing when the link ends (flushed, signaled or not): the
+	 * receives, the sends, the registrations, one copy piece (at most
+	 * ACL_FABRIC_RW_CTXS requests, of up to 3 work requests each where
+	 * rdma_rw registers), and ib_drain_qp()'s marker on each queue.
+	 */
+	conn->cq = ib_alloc_cq(dev, conn, ACL_FABRIC_RX + ACL_FABRIC_TX + ACL_FABRIC_REGS +
+			       3 * ACL_FABRIC_RW_CTXS + 2, 0, IB_POLL_WORKQUEUE);
 	if (IS_ERR(conn->cq)) {
 		ret = PTR_ERR(conn->cq);
 		conn->cq = NULL;
@@ -601,6 +607,9 @@ static void acl_conn_release(struct work_struct *work)
 		rdma_disconnect(conn->cm_id);
 		ib_drain_qp(conn->cm_id->qp);
 	}
+	/* a copy whose post failed part-way may now let go of its pages */
+	WRITE_ONCE(conn->drained, true);
+	wake_up_var(&conn->drained);
 	cancel_delayed_work_sync(&conn->timeout);
 	cancel_delayed_work_sync(&conn->keepalive);
 	/* their requests are flushed: the copies let go of the queue pair */

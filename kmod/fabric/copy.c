@@ -12,11 +12,13 @@
  * every registration of a holder goes with it (RELEASE, or the link's end).
  *
  * Importer: a copy is cut into pieces that lie in one window and are at most
- * ACL_COPY_PIECE long; for each, the user's pages are pinned and one RDMA
- * READ or WRITE (rdma_rw: as many work requests as the scatter list needs)
- * is posted and waited for. Copies of one link take turns (copy_lock); the
- * link's release waits until no copy uses its queue pair. A failed transfer
- * closes the link: the peer's state is no longer known.
+ * ACL_COPY_PIECE long (less where the device takes fewer scatter entries a
+ * request); for each, the user's pages are pinned, then one RDMA READ or
+ * WRITE (rdma_rw: as many work requests as the scatter list needs) is posted
+ * and waited for. Pieces of one link take turns (copy_lock, taken after the
+ * pinning, which may wait on the user's memory); the link's release waits
+ * until no piece uses its queue pair. A failed transfer closes the link: the
+ * peer's state is no longer known.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -35,6 +37,7 @@
 struct acl_fabric_mr {
 	struct ib_cqe cqe;		/* of its REG_MR */
 	struct acl_fabric_conn *conn;	/* no reference: freed before the link */
+	struct acl_fabric_holder *fh;	/* kept while its REG_MR is in flight */
 	struct ib_mr *mr;
 	struct sg_table sgt;
 	int nents;			/* DMA-mapped entries */
@@ -74,23 +77,40 @@ static void acl_mr_free(struct acl_fabric_mr *m)
 	kfree(m);
 }
 
+/* The holder's reference on the allocation goes with the holder's last MR. */
+static void acl_holder_final(struct acl_fabric_holder *fh)
+{
+	acl_share_remote_put(fh->h);
+	kfree(fh);
+}
+
 static void acl_reg_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct acl_fabric_mr *m = container_of(wc->wr_cqe, struct acl_fabric_mr, cqe);
 	struct acl_fabric_conn *conn = m->conn;
+	struct acl_fabric_holder *fh = m->fh;
 
 	mutex_lock(&acl_fabric.lock);
 	m->reg_pending = false;
+	conn->regs--;
+	fh->regs--;
 	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR &&
 	    conn->state != ACL_CONN_CLOSING)
 		acl_conn_closef(conn, -EIO, "a registration for server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
 	if (m->orphan)
 		acl_mr_free(m);
+	if (fh->gone && !fh->regs)
+		acl_holder_final(fh);
 	mutex_unlock(&acl_fabric.lock);
 }
 
-/* The holder goes (RELEASE, the link's end); a registration in flight goes after. */
+/*
+ * The holder goes (RELEASE, the link's end). A registration still in flight
+ * goes when its REG_MR completes, and the holder's reference on the
+ * allocation with the last of them: until then the device may still make a
+ * key valid for those pages, which must not be freed before it is undone.
+ */
 void acl_fabric_holder_free(struct acl_fabric_holder *fh)
 {
 	struct acl_fabric_mr *m;
@@ -103,8 +123,10 @@ void acl_fabric_holder_free(struct acl_fabric_holder *fh)
 			acl_mr_free(m);
 	}
 	xa_destroy(&fh->mrs);
-	acl_share_remote_put(fh->h);
-	kfree(fh);
+	if (fh->regs)
+		fh->gone = true;
+	else
+		acl_holder_final(fh);
 }
 
 /* The scatter list of bytes [start, start + len) of the holder's allocation. */
@@ -154,6 +176,7 @@ static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_h
 	if (!m)
 		return -ENOMEM;
 	m->conn = conn;
+	m->fh = fh;
 	m->cqe.done = acl_reg_done;
 	ret = acl_window_sg(fh, start, len, &m->sgt);
 	if (ret)
@@ -184,6 +207,8 @@ static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_h
 	if (ret)
 		goto err_mr;
 	m->reg_pending = true;
+	conn->regs++;
+	fh->regs++;
 	*out = m;
 	return 0;
 
@@ -209,10 +234,13 @@ void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg
 
 	if (id && id <= U32_MAX)
 		fh = xa_load(&conn->holders, id);
-	if (fh && w < DIV_ROUND_UP(fh->length, fh->window)) {
+	if (fh && fh->window && w < DIV_ROUND_UP(fh->length, fh->window)) {
 		m = xa_load(&fh->mrs, w);
 		ret = 0;
-		if (!m) {
+		/* an importer asks one window at a time: more in flight is not one */
+		if (!m && conn->regs >= ACL_FABRIC_REGS) {
+			ret = -EBUSY;
+		} else if (!m) {
 			ret = acl_window_register(conn, fh, w, &m);
 			if (!ret) {
 				ret = xa_err(xa_store(&fh->mrs, w, m, GFP_KERNEL));
@@ -265,7 +293,7 @@ static int acl_window_get(struct acl_fabric_import *imp, u64 w, struct acl_fabri
 	}
 	msg.mr_req.holder = cpu_to_le64(imp->holder);
 	msg.mr_req.window = cpu_to_le64(w);
-	ret = acl_fabric_ask(imp->conn, &msg, &req);
+	ret = acl_fabric_ask(imp->conn, &msg, &req, true);
 	if (ret)
 		return ret;
 	if (req.length != min(imp->window, imp->length - w * imp->window))
@@ -325,69 +353,128 @@ static int acl_piece_sg(u32 op, u64 uptr, u32 len, struct page *fill, struct pag
 	return sg_alloc_table_from_pages(sgt, pages, pinned, off, len, GFP_KERNEL);
 }
 
-/* One READ or WRITE of @len bytes at the exporter's @raddr, and its wait. */
-static int acl_copy_piece(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 rkey, u64 uptr,
-			  u32 len, struct page *fill, struct page **pages)
+/* Gives the queue pair back; the last piece lets the link's release go on. */
+static void acl_piece_done(struct acl_fabric_conn *conn)
+{
+	mutex_lock(&acl_fabric.lock);
+	if (!--conn->copies)
+		wake_up_var(&conn->copies);
+	mutex_unlock(&acl_fabric.lock);
+}
+
+/*
+ * One READ or WRITE of the scatter list @sg at the exporter's @raddr, and its
+ * wait; copy_lock held. Returns 0, -ENOLINK, -EIO or rdma_rw's errno.
+ */
+static int acl_copy_post(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 rkey,
+			 struct sg_table *sgt)
 {
 	enum dma_data_direction dir = op == ACL_SHARE_COPY_READ ? DMA_FROM_DEVICE :
 				      DMA_TO_DEVICE;
-	struct sg_table sgt = {};
 	struct acl_copy_wait cw;
 	struct rdma_rw_ctx ctx;
-	unsigned int npages;
 	struct ib_qp *qp;
 	u32 port;
 	int ret;
 
-	ret = acl_piece_sg(op, uptr, len, fill, pages, &npages, &sgt);
-	if (ret)
-		goto out_unpin;
 	init_completion(&cw.done);
 	cw.cqe.done = acl_copy_done;
 	mutex_lock(&acl_fabric.lock);
 	if (conn->state != ACL_CONN_UP) {
 		mutex_unlock(&acl_fabric.lock);
-		ret = -ENOLINK;
-		goto out_sg;
+		return -ENOLINK;
 	}
 	/* up: its release has not begun, and waits for conn->copies once it has */
 	qp = conn->cm_id->qp;
 	port = conn->cm_id->port_num;
-	ret = rdma_rw_ctx_init(&ctx, qp, port, sgt.sgl, sgt.orig_nents, 0, raddr, rkey, dir);
+	ret = rdma_rw_ctx_init(&ctx, qp, port, sgt->sgl, sgt->orig_nents, 0, raddr, rkey, dir);
 	if (ret < 0) {
 		mutex_unlock(&acl_fabric.lock);
-		goto out_sg;
+		return ret;
 	}
+	conn->copies++;		/* the queue pair stays until the requests are done */
 	ret = rdma_rw_ctx_post(&ctx, qp, port, &cw.cqe, NULL);
 	if (ret) {
-		rdma_rw_ctx_destroy(&ctx, qp, port, sgt.sgl, sgt.orig_nents, dir);
+		/*
+		 * The requests before the one refused are posted and use the
+		 * pages: end the link and let its release drain them first.
+		 */
 		acl_conn_closef(conn, -EIO, "cannot post a copy to server %u",
 				conn->peer->server_id);
 		mutex_unlock(&acl_fabric.lock);
-		goto out_sg;
+		wait_var_event(&conn->drained, READ_ONCE(conn->drained));
+		rdma_rw_ctx_destroy(&ctx, qp, port, sgt->sgl, sgt->orig_nents, dir);
+		acl_piece_done(conn);
+		return -EIO;
 	}
-	conn->copies++;		/* the queue pair stays until the requests complete */
 	mutex_unlock(&acl_fabric.lock);
 
 	/* bounded: a dead peer fails the requests, or the link's end flushes them */
 	wait_for_completion(&cw.done);
-	rdma_rw_ctx_destroy(&ctx, qp, port, sgt.sgl, sgt.orig_nents, dir);
-	mutex_lock(&acl_fabric.lock);
-	if (!--conn->copies)
-		wake_up_var(&conn->copies);
+	rdma_rw_ctx_destroy(&ctx, qp, port, sgt->sgl, sgt->orig_nents, dir);
+	ret = 0;
 	if (cw.status != IB_WC_SUCCESS) {
+		mutex_lock(&acl_fabric.lock);
 		ret = conn->state == ACL_CONN_CLOSING ? -ENOLINK : -EIO;
 		if (ret == -EIO)
 			acl_conn_closef(conn, -EIO, "a copy with server %u failed: %s",
 					conn->peer->server_id, ib_wc_status_msg(cw.status));
+		mutex_unlock(&acl_fabric.lock);
 	}
-	mutex_unlock(&acl_fabric.lock);
+	acl_piece_done(conn);
+	return ret;
+}
+
+/*
+ * One piece: @len bytes at @offset of the import, within one window. The
+ * user's pages are pinned before copy_lock is taken: a pin may wait on the
+ * user's memory (userfaultfd, a FUSE file), which must not hold up the
+ * link's other copies.
+ */
+static int acl_copy_piece(struct acl_fabric_import *imp, u32 op, u64 offset, u64 uptr, u32 len,
+			  struct page *fill, struct page **pages)
+{
+	struct acl_fabric_conn *conn = imp->conn;
+	struct acl_fabric_window *win;
+	struct sg_table sgt = {};
+	unsigned int npages;
+	int ret;
+
+	ret = acl_piece_sg(op, uptr, len, fill, pages, &npages, &sgt);
+	if (ret)
+		goto out_unpin;
+	if (mutex_lock_killable(&conn->copy_lock)) {
+		ret = -EINTR;
+		goto out_sg;
+	}
+	ret = acl_window_get(imp, offset / imp->window, &win);
+	if (!ret)
+		ret = acl_copy_post(conn, op, win->iova + offset % imp->window, win->rkey, &sgt);
+	mutex_unlock(&conn->copy_lock);
 out_sg:
 	sg_free_table(&sgt);
 out_unpin:
+	/* a READ that failed part-way may still have written some of them */
 	if (npages)
-		unpin_user_pages_dirty_lock(pages, npages, op == ACL_SHARE_COPY_READ && !ret);
+		unpin_user_pages_dirty_lock(pages, npages, op == ACL_SHARE_COPY_READ);
 	return ret;
+}
+
+/*
+ * The longest piece this link's device carries in ACL_FABRIC_RW_CTXS
+ * requests: a piece of n pages at any offset has at most n + 1 entries.
+ */
+static u32 acl_piece_max(struct acl_fabric_conn *conn)
+{
+	u32 sge = 0;
+
+	mutex_lock(&acl_fabric.lock);
+	if (conn->state == ACL_CONN_UP)
+		sge = min(conn->cm_id->qp->max_read_sge, conn->cm_id->qp->max_write_sge);
+	mutex_unlock(&acl_fabric.lock);
+	if (!sge)
+		return 0;
+	return min_t(u64, ACL_COPY_PIECE, (u64)(ACL_FABRIC_RW_CTXS * sge - 1) << PAGE_SHIFT);
 }
 
 /**
@@ -406,12 +493,11 @@ int acl_fabric_copy(void *cookie, u32 op, u64 offset, u64 length, u64 uptr, u8 v
 {
 	struct acl_fabric_import *imp = cookie;
 	struct acl_fabric_conn *conn = imp->conn;
-	struct acl_fabric_window *win;
 	struct page *fill = NULL;
 	struct page **pages;
-	u64 in_w;
-	u32 piece;
+	u32 piece, piece_max;
 	int ret = 0;
+	u64 in_w;
 
 	pages = kvmalloc_array(ACL_COPY_PIECE / PAGE_SIZE + 1, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
@@ -424,30 +510,22 @@ int acl_fabric_copy(void *cookie, u32 op, u64 offset, u64 length, u64 uptr, u8 v
 		}
 		memset(page_address(fill), value, PAGE_SIZE);
 	}
-	if (mutex_lock_killable(&conn->copy_lock)) {
-		ret = -EINTR;
-		goto out_free;
-	}
-	while (length) {
+	piece_max = acl_piece_max(conn);
+	if (!piece_max)
+		ret = -ENOLINK;
+	while (length && !ret) {
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;
 		}
 		in_w = offset % imp->window;
-		piece = min_t(u64, length, min_t(u64, imp->window - in_w, ACL_COPY_PIECE));
-		ret = acl_window_get(imp, offset / imp->window, &win);
-		if (!ret)
-			ret = acl_copy_piece(conn, op, win->iova + in_w, win->rkey, uptr, piece,
-					     fill, pages);
-		if (ret)
-			break;
+		piece = min_t(u64, length, min_t(u64, imp->window - in_w, piece_max));
+		ret = acl_copy_piece(imp, op, offset, uptr, piece, fill, pages);
 		offset += piece;
 		length -= piece;
 		if (op != ACL_SHARE_COPY_FILL)
 			uptr += piece;
 	}
-	mutex_unlock(&conn->copy_lock);
-out_free:
 	if (fill)
 		__free_page(fill);
 	kvfree(pages);

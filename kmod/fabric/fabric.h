@@ -70,7 +70,7 @@ struct acl_fabric {
 /* conn.c: one link (see the comment at its top) */
 #define ACL_FABRIC_RX		8	/* receive buffers posted */
 #define ACL_FABRIC_TX		8	/* sends in flight */
-#define ACL_FABRIC_REGS		8	/* registrations in flight (exporter) */
+#define ACL_FABRIC_REGS		8	/* registrations in flight (exporter), at most */
 #define ACL_FABRIC_RW_CTXS	16	/* READ/WRITE requests of one copy piece */
 #define ACL_FABRIC_SGE		16	/* scatter entries of one READ/WRITE request */
 
@@ -115,8 +115,10 @@ struct acl_fabric_conn {
 	unsigned int nr_backlog;
 	struct xarray holders;		/* exporter: id -> struct acl_fabric_holder */
 	struct xarray requests;		/* importer: id -> struct acl_import_request */
-	struct mutex copy_lock;		/* importer: one copy at a time on this link */
+	struct mutex copy_lock;		/* importer: one copy piece at a time on this link */
 	unsigned int copies;		/* copies using the queue pair; the release waits */
+	bool drained;			/* the release work drained the queue pair */
+	unsigned int regs;		/* exporter: REG_MRs posted, not completed */
 	struct work_struct release;
 };
 
@@ -162,6 +164,8 @@ struct acl_fabric_holder {
 	u64 length;				/* the exported length */
 	u64 window;				/* bytes one registration covers */
 	struct xarray mrs;			/* window index -> struct acl_fabric_mr */
+	unsigned int regs;			/* its REG_MRs not completed */
+	bool gone;				/* released: freed with its last REG_MR */
 };
 
 struct acl_fabric_import {
@@ -189,7 +193,7 @@ void acl_fabric_import_exit(void);
 void acl_fabric_import_msg(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg);
 void acl_fabric_drop_holders(struct acl_fabric_conn *conn);
 int acl_fabric_ask(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg,
-		   struct acl_fabric_request *req);
+		   struct acl_fabric_request *req, bool killable);
 int acl_fabric_errno(u32 code);
 
 /* copy.c */

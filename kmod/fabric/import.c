@@ -185,6 +185,8 @@ static void acl_handle_answer(struct acl_fabric_conn *conn, const struct acl_fab
 		req->info.page_size = le32_to_cpu(msg->import_ok.page_size);
 		break;
 	case ACL_FABRIC_MSG_MR_OK:
+		if (msg->mr_ok.reserved)
+			req->err = -EPROTO;
 		req->iova = le64_to_cpu(msg->mr_ok.iova);
 		req->length = le64_to_cpu(msg->mr_ok.length);
 		req->rkey = le32_to_cpu(msg->mr_ok.rkey);
@@ -245,12 +247,14 @@ static bool acl_answered(struct acl_fabric_request *req, struct acl_fabric_conn 
  * @msg: the request; its seq is set here
  * @req: filled by the answer
  *
+ * @killable: only a fatal signal ends the wait (a copy); else any signal
+ *
  * Waits at most peer_timeout_ms, until the link ends, or a signal.
  * Return: 0 (the answer's own error in req->err is returned instead when
  * set), -ENOLINK (the link is not up, or ended), -ETIMEDOUT, -EINTR.
  */
 int acl_fabric_ask(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg,
-		   struct acl_fabric_request *req)
+		   struct acl_fabric_request *req, bool killable)
 {
 	long left = 0;
 	u32 id;
@@ -272,8 +276,12 @@ int acl_fabric_ask(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg,
 
 	if (!ret) {
 		left = msecs_to_jiffies(acl_fabric_peer_timeout_ms);
-		left = wait_event_interruptible_timeout(conn->peer->wait, acl_answered(req, conn),
-							left);
+		if (killable)
+			left = wait_event_killable_timeout(conn->peer->wait,
+							   acl_answered(req, conn), left);
+		else
+			left = wait_event_interruptible_timeout(conn->peer->wait,
+								acl_answered(req, conn), left);
 	}
 	mutex_lock(&acl_fabric.lock);
 	xa_erase(&conn->requests, id);
@@ -312,7 +320,7 @@ static int acl_import_ask(struct acl_fabric_peer *peer, const struct acl_share_f
 		return -ECONNRESET;	/* closed since the connect returned */
 	msg.import_req.tgid = cpu_to_le32(tgid);
 	memcpy(msg.import_req.handle, fh, sizeof(msg.import_req.handle));
-	ret = acl_fabric_ask(conn, &msg, req);
+	ret = acl_fabric_ask(conn, &msg, req, false);
 	if (ret) {
 		acl_conn_put(conn);
 		return ret == -ENOLINK ? -ECONNRESET : ret;
@@ -351,8 +359,8 @@ static int acl_fabric_import(const struct acl_share_fabric_handle *fh, u32 tgid,
 	imp->length = req.info.length;
 	imp->window = req.window;
 	xa_init(&imp->windows);
-	/* a window is a whole number of pages; else no copy could use it */
-	if (!req.window || !PAGE_ALIGNED(req.window)) {
+	/* pieces of copies end at window boundaries: any size but 0 will do */
+	if (!req.window) {
 		pr_warn_ratelimited("server %u offered registrations of %llu bytes\n",
 				    fh->server_id, req.window);
 		acl_fabric_release(imp);

@@ -11,7 +11,7 @@
 #include <linux/types.h>
 
 #define ACL_FABRIC_MAGIC	0x464c4341	/* "ACLF" */
-#define ACL_FABRIC_VERSION	2
+#define ACL_FABRIC_VERSION	3
 #define ACL_FABRIC_NONCE_LEN	16
 #define ACL_FABRIC_PROOF_LEN	32		/* HMAC-SHA256 */
 

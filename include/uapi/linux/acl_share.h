@@ -430,16 +430,18 @@ enum acl_share_copy_op {
  * @offset: where in the handle's memory, in bytes (any alignment)
  * @length: bytes, offset + length no larger than the handle's length
  * @uptr: the user buffer (READ, WRITE): any memory this process can
- *        read (WRITE) or write (READ), including a mapping of this file
- * @value: the byte FILL writes
+ *        read (WRITE) or write (READ), including a mapping of this file;
+ *        0 for FILL
+ * @value: the byte FILL writes (0..255); 0 for READ and WRITE
  * @__reserved: must be 0
  *
  * The memory of a remote import is on the server that exported it: the
  * kernel moves the bytes with RDMA READ and WRITE over the link to that
  * server, in pieces, and returns when all of them have completed. Copies
- * of one link run one after the other.
+ * of one link take turns, piece by piece.
  *
- * Errors: -EINVAL (flags, __reserved, size, op, the range), -ENOENT (no such
+ * Errors: -EINVAL (flags, __reserved, size, op, value or uptr where the op
+ * uses none, the range), -ENOENT (no such
  * handle), -EOPNOTSUPP (not a remote import), -EFAULT (the user buffer),
  * -ENOLINK (the link it was imported over has ended: the import is dead),
  * -EIO (a transfer failed; the link is closed), -EINTR (a fatal signal; the
