@@ -6,7 +6,7 @@
  * the kernel moves the bytes with RDMA READ and WRITE (ACL_SHARE_IOC_COPY).
  * aclrtMemcpy[Async] and aclrtMemset[Async] come here when a side lies in
  * such a mapping; a copy between two remote mappings goes through a host
- * buffer.
+ * buffer, piece by piece, in the order memmove would take.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -73,6 +73,7 @@ aclError shim_remote_copy(const char *fn, void *dst, const void *src, size_t n, 
 	uint64_t doff = 0, soff = 0;
 	bool dr = shim_va_remote(dst, &dh, &doff), sr = shim_va_remote(src, &sh, &soff);
 	aclError ret = ACL_SUCCESS;
+	bool backwards;
 	void *buf;
 
 	*done = dr || sr;
@@ -86,9 +87,15 @@ aclError shim_remote_copy(const char *fn, void *dst, const void *src, size_t n, 
 	if (!buf)
 		return shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 				 "%s: out of memory for a copy between two remote imports", fn);
-	for (size_t at = 0, piece; at < n && !ret; at += piece) {
-		piece = n - at < BOUNCE ? n - at : BOUNCE;
-		/* overlapping ranges of one import: the copy moves as memmove would not */
+	/*
+	 * As memmove, as a copy within local memory is: when the destination
+	 * overlaps the source from above, the pieces go from the end backwards,
+	 * so that none is read after it was overwritten.
+	 */
+	backwards = sh == dh && doff > soff && doff - soff < n;
+	for (size_t done_n = 0, piece, at; done_n < n && !ret; done_n += piece) {
+		piece = n - done_n < BOUNCE ? n - done_n : BOUNCE;
+		at = backwards ? n - done_n - piece : done_n;
 		ret = kcopy(fn, sh, ACL_SHARE_COPY_READ, soff + at, buf, piece, 0);
 		if (!ret)
 			ret = kcopy(fn, dh, ACL_SHARE_COPY_WRITE, doff + at, buf, piece, 0);
