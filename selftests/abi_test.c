@@ -350,8 +350,9 @@ TEST_F(abi, larger_size_with_non_zero_tail_is_refused)
 /*
  * COPY moves bytes of a remote import only (docs/fabric.md): a handle of
  * this server's memory gives -EOPNOTSUPP, an unknown one -ENOENT, unknown
- * flags, a non-zero reserved field, an unknown operation or a fill value
- * above 255 -EINVAL, checked before the handle is looked up. Nothing moves.
+ * flags, a non-zero reserved field, an unknown operation, a fill value above
+ * 255, a value for READ or a buffer for FILL -EINVAL, checked before the
+ * handle is looked up. Nothing moves.
  */
 TEST_F(abi, copy_refuses_what_is_not_a_remote_import)
 {
@@ -366,6 +367,9 @@ TEST_F(abi, copy_refuses_what_is_not_a_remote_import)
 		{ { .handle = 0, .op = ACL_SHARE_COPY_FILL, .length = 8, .value = 256 }, -EINVAL },
 		{ { .handle = 0, .op = ACL_SHARE_COPY_READ, .length = 8, .flags = 1 }, -EINVAL },
 		{ { .handle = 0, .op = ACL_SHARE_COPY_READ, .length = 8, .__reserved = 1 }, -EINVAL },
+		/* what the op does not use must be 0: a value for READ, a buffer for FILL */
+		{ { .handle = 0, .op = ACL_SHARE_COPY_READ, .length = 8, .value = 1 }, -EINVAL },
+		{ { .handle = 0, .op = ACL_SHARE_COPY_FILL, .length = 8, .uptr = 1 }, -EINVAL },
 	};
 
 	memset(host, 0xa5, sizeof(host));
@@ -375,7 +379,8 @@ TEST_F(abi, copy_refuses_what_is_not_a_remote_import)
 		c.size = sizeof(c);
 		if (!c.handle)
 			c.handle = self->handle;
-		c.uptr = (uintptr_t)host;
+		if (c.op != ACL_SHARE_COPY_FILL)
+			c.uptr = (uintptr_t)host;
 		EXPECT_EQ(cases[i].err, acl_ioctl(self->fd, ACL_SHARE_IOC_COPY, &c))
 			TH_LOG("case %zu", i);
 		EXPECT_UNCHANGED();

@@ -7,7 +7,8 @@
  * Rules:
  * - reads and writes are exact at any offset and length, 1 byte to 64 MiB,
  *   across the exporter's registration windows, for huge and base pages;
- * - a memset, and a copy between two places of remote memory, land exactly;
+ * - a memset, and a copy between two places of remote memory, land exactly,
+ *   also overlapping (as memmove);
  * - a copy after the link ended fails cleanly (507899, the reason given);
  * - the exporter's free during copies changes nothing for them;
  * - an importer killed in the middle of copies leaves nothing held;
@@ -57,6 +58,10 @@ static const struct range writes[] = {
 #define D2D_SRC ((48UL << 20) + 1)
 #define D2D_DST ((56UL << 20) + 7)
 #define D2D_LEN ((1UL << 20) + 3)
+/* overlapping, the destination above: more than two of the library's 4 MiB pieces */
+#define OV_SRC ((26UL << 20) + 9)
+#define OV_DST (OV_SRC + (1UL << 20) + 5)
+#define OV_LEN ((9UL << 20) + 1)
 
 static unsigned char fill_byte(size_t off)
 {
@@ -165,6 +170,15 @@ TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEO
 						break;
 					}
 				}
+				/* as memmove: every byte of the source lands, none read after overwritten */
+				for (size_t i = 0; i < OV_LEN; i++) {
+					if (va[OV_DST + i] != share_pattern(OV_SRC + i)) {
+						EXPECT_EQ(share_pattern(OV_SRC + i), va[OV_DST + i])
+							TH_LOG("overlapping copy, byte %zu", i);
+						break;
+					}
+				}
+				EXPECT_EQ(-1, first_bad(va, OV_SRC, OV_DST - OV_SRC, share_pattern));
 			}
 			ASSERT_ACL_OK(acl_map_delete(&self->m));
 			self->mapped = false;
@@ -205,6 +219,8 @@ TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEO
 			if (size == BIG) {
 				ASSERT_ACL_OK(aclrtMemset(va + FILL_OFF, FILL_LEN, 0x5a, FILL_LEN));
 				ASSERT_ACL_OK(aclrtMemcpy(va + D2D_DST, D2D_LEN, va + D2D_SRC, D2D_LEN,
+							  ACL_MEMCPY_DEVICE_TO_DEVICE));
+				ASSERT_ACL_OK(aclrtMemcpy(va + OV_DST, OV_LEN, va + OV_SRC, OV_LEN,
 							  ACL_MEMCPY_DEVICE_TO_DEVICE));
 				/* and the write reads back through the import itself */
 				ASSERT_ACL_OK(aclrtMemcpy(buf, 6, va + (2UL << 20) - 3, 6,
