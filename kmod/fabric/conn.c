@@ -109,6 +109,8 @@ static void acl_conn_close(struct acl_fabric_conn *conn, int err, const char *re
 		/* a waiting ping holds a reference and sleeps on the peer */
 		wake_up_all(&peer->wait);
 	}
+	/* copies waiting for the registrations' fence see the link's end */
+	wake_up_var(&conn->sq_out);
 	queue_work(acl_fabric.wq, &conn->release);
 }
 
@@ -185,24 +187,55 @@ static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct acl_fabric_buf *buf = container_of(wc->wr_cqe, struct acl_fabric_buf, cqe);
 	struct acl_fabric_conn *conn = buf->conn;
-	struct acl_fabric_queued *q;
 
 	mutex_lock(&acl_fabric.lock);
 	buf->busy = false;
-	if (acl_wc_fatal(conn, wc)) {
+	conn->sq_out--;
+	if (acl_wc_fatal(conn, wc))
 		acl_conn_closef(conn, -ECONNRESET, "a send to server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
-	} else if (conn->state != ACL_CONN_CLOSING && !list_empty(&conn->backlog)) {
-		/* the oldest waiting send takes the buffer: order is kept */
+	else
+		acl_conn_pump(conn);
+	mutex_unlock(&acl_fabric.lock);
+}
+
+/*
+ * The send queue moved on: a registration waiting for it to empty is posted;
+ * else the oldest waiting sends take the free buffers (order is kept), and
+ * copies waiting for the fence to lift go on.
+ */
+void acl_conn_pump(struct acl_fabric_conn *conn)
+{
+	struct acl_fabric_queued *q;
+	int i;
+
+	lockdep_assert_held(&acl_fabric.lock);
+	if (conn->state == ACL_CONN_CLOSING)
+		return;
+	if (!conn->reg_posted && !list_empty(&conn->reg_queue) && !conn->sq_out) {
+		if (acl_fabric_reg_post(conn))
+			acl_conn_closef(conn, -ECONNRESET,
+					"cannot post a registration for server %u",
+					conn->peer->server_id);
+		return;
+	}
+	if (acl_sq_fenced(conn))
+		return;
+	for (i = 0; i < ACL_FABRIC_TX && !list_empty(&conn->backlog); i++) {
+		if (conn->tx[i].busy)
+			continue;
 		q = list_first_entry(&conn->backlog, struct acl_fabric_queued, node);
 		list_del(&q->node);
 		conn->nr_backlog--;
-		if (acl_conn_post(conn, buf, &q->msg))
+		if (acl_conn_post(conn, &conn->tx[i], &q->msg)) {
+			kfree(q);
 			acl_conn_closef(conn, -ECONNRESET, "cannot send to server %u",
 					conn->peer->server_id);
+			return;
+		}
 		kfree(q);
 	}
-	mutex_unlock(&acl_fabric.lock);
+	wake_up_var(&conn->sq_out);
 }
 
 /*
@@ -221,7 +254,8 @@ int acl_conn_send(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg)
 		return -ENOTCONN;
 	msg->magic = cpu_to_le32(ACL_FABRIC_MAGIC);
 	msg->version = cpu_to_le16(ACL_FABRIC_VERSION);
-	for (i = 0; i < ACL_FABRIC_TX; i++) {
+	/* behind the registrations' fence, and behind what waits already: in order */
+	for (i = 0; i < ACL_FABRIC_TX && !acl_sq_fenced(conn) && list_empty(&conn->backlog); i++) {
 		if (!conn->tx[i].busy) {
 			buf = &conn->tx[i];
 			break;
@@ -259,8 +293,10 @@ static int acl_conn_post(struct acl_fabric_conn *conn, struct acl_fabric_buf *bu
 	wr.opcode = IB_WR_SEND;
 	wr.send_flags = IB_SEND_SIGNALED;
 	ret = ib_post_send(conn->cm_id->qp, &wr, NULL);
-	if (!ret)
+	if (!ret) {
 		buf->busy = true;
+		conn->sq_out++;
+	}
 	return ret;
 }
 
@@ -682,6 +718,7 @@ static struct acl_fabric_conn *acl_conn_new(struct acl_fabric_peer *peer, bool o
 	INIT_DELAYED_WORK(&conn->keepalive, acl_conn_keepalive);
 	INIT_WORK(&conn->release, acl_conn_release);
 	INIT_LIST_HEAD(&conn->backlog);
+	INIT_LIST_HEAD(&conn->reg_queue);
 	mutex_init(&conn->copy_lock);
 	xa_init_flags(&conn->holders, XA_FLAGS_ALLOC1);
 	xa_init_flags(&conn->requests, XA_FLAGS_ALLOC1);

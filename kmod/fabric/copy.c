@@ -41,7 +41,10 @@ struct acl_fabric_mr {
 	struct ib_mr *mr;
 	struct sg_table sgt;
 	int nents;			/* DMA-mapped entries */
-	bool reg_pending;		/* REG_MR posted, not completed */
+	struct list_head queued;	/* on conn->reg_queue until posted */
+	__le64 seq;			/* of the MR_REQ it answers once registered */
+	bool reg_pending;		/* queued or posted, not completed */
+	bool posted;			/* its REG_MR is in the send queue */
 	bool orphan;			/* its holder went first: free on completion */
 };
 
@@ -84,6 +87,26 @@ static void acl_holder_final(struct acl_fabric_holder *fh)
 	kfree(fh);
 }
 
+/* MR_OK with @m's key, or MR_ERR with @code, as the answer to @seq. */
+static void acl_mr_answer(struct acl_fabric_conn *conn, __le64 seq, struct acl_fabric_mr *m,
+			  u32 code)
+{
+	struct acl_fabric_msg reply = { .seq = seq };
+
+	if (m) {
+		reply.type = cpu_to_le16(ACL_FABRIC_MSG_MR_OK);
+		reply.mr_ok.iova = cpu_to_le64(m->mr->iova);
+		reply.mr_ok.length = cpu_to_le64(m->mr->length);
+		reply.mr_ok.rkey = cpu_to_le32(m->mr->rkey);
+	} else {
+		reply.type = cpu_to_le16(ACL_FABRIC_MSG_MR_ERR);
+		reply.import_err.err = cpu_to_le32(code);
+	}
+	if (acl_conn_send(conn, &reply))
+		acl_conn_closef(conn, -ECONNRESET, "cannot answer server %u's registration",
+				conn->peer->server_id);
+}
+
 static void acl_reg_done(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct acl_fabric_mr *m = container_of(wc->wr_cqe, struct acl_fabric_mr, cqe);
@@ -92,17 +115,46 @@ static void acl_reg_done(struct ib_cq *cq, struct ib_wc *wc)
 
 	mutex_lock(&acl_fabric.lock);
 	m->reg_pending = false;
+	conn->reg_posted = false;
+	conn->sq_out--;
 	conn->regs--;
 	fh->regs--;
 	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR &&
 	    conn->state != ACL_CONN_CLOSING)
 		acl_conn_closef(conn, -EIO, "a registration for server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
+	else if (!m->orphan && conn->state != ACL_CONN_CLOSING)
+		acl_mr_answer(conn, m->seq, m, 0);	/* the key is valid now */
 	if (m->orphan)
 		acl_mr_free(m);
 	if (fh->gone && !fh->regs)
 		acl_holder_final(fh);
+	acl_conn_pump(conn);
 	mutex_unlock(&acl_fabric.lock);
+}
+
+/* Posts the oldest queued registration's REG_MR; the send queue is empty. */
+int acl_fabric_reg_post(struct acl_fabric_conn *conn)
+{
+	struct acl_fabric_mr *m = list_first_entry(&conn->reg_queue, struct acl_fabric_mr, queued);
+	struct ib_reg_wr reg = {};
+	int ret;
+
+	lockdep_assert_held(&acl_fabric.lock);
+	reg.wr.opcode = IB_WR_REG_MR;
+	reg.wr.wr_cqe = &m->cqe;
+	reg.wr.send_flags = IB_SEND_SIGNALED;
+	reg.mr = m->mr;
+	reg.key = m->mr->rkey;
+	reg.access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_WRITE;
+	ret = ib_post_send(conn->cm_id->qp, &reg.wr, NULL);
+	if (ret)
+		return ret;
+	list_del_init(&m->queued);
+	m->posted = true;
+	conn->reg_posted = true;
+	conn->sq_out++;
+	return 0;
 }
 
 /*
@@ -117,10 +169,17 @@ void acl_fabric_holder_free(struct acl_fabric_holder *fh)
 	unsigned long w;
 
 	xa_for_each(&fh->mrs, w, m) {
-		if (m->reg_pending)
-			m->orphan = true;
-		else
+		if (m->reg_pending && !m->posted) {
+			/* still waiting for the send queue: it never will be posted */
+			list_del(&m->queued);
+			m->conn->regs--;
+			fh->regs--;
 			acl_mr_free(m);
+		} else if (m->reg_pending) {
+			m->orphan = true;
+		} else {
+			acl_mr_free(m);
+		}
 	}
 	xa_destroy(&fh->mrs);
 	if (fh->regs)
@@ -162,13 +221,15 @@ static int acl_window_sg(struct acl_fabric_holder *fh, u64 start, u64 len, struc
 	return 0;
 }
 
-/* Registers window @w of @fh for the peer: REG_MR posted; 0 or an errno. */
+/*
+ * Prepares window @w of @fh for the peer (pages mapped, MR allocated and
+ * mapped) and queues its REG_MR for an empty send queue; 0 or an errno.
+ */
 static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_holder *fh,
-			       u64 w, struct acl_fabric_mr **out)
+			       u64 w, __le64 seq, struct acl_fabric_mr **out)
 {
 	struct ib_device *dev = conn->cm_id->device;
 	u64 start = w * fh->window, len = min(fh->window, fh->length - start);
-	struct ib_reg_wr reg = {};
 	struct acl_fabric_mr *m;
 	int ret, n;
 
@@ -177,7 +238,9 @@ static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_h
 		return -ENOMEM;
 	m->conn = conn;
 	m->fh = fh;
+	m->seq = seq;
 	m->cqe.done = acl_reg_done;
+	INIT_LIST_HEAD(&m->queued);
 	ret = acl_window_sg(fh, start, len, &m->sgt);
 	if (ret)
 		goto err_free;
@@ -197,16 +260,8 @@ static int acl_window_register(struct acl_fabric_conn *conn, struct acl_fabric_h
 		goto err_mr;
 	}
 	ib_update_fast_reg_key(m->mr, ib_inc_rkey(m->mr->rkey));
-	reg.wr.opcode = IB_WR_REG_MR;
-	reg.wr.wr_cqe = &m->cqe;
-	reg.wr.send_flags = IB_SEND_SIGNALED;
-	reg.mr = m->mr;
-	reg.key = m->mr->rkey;
-	reg.access = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_WRITE;
-	ret = ib_post_send(conn->cm_id->qp, &reg.wr, NULL);
-	if (ret)
-		goto err_mr;
 	m->reg_pending = true;
+	list_add_tail(&m->queued, &conn->reg_queue);
 	conn->regs++;
 	fh->regs++;
 	*out = m;
@@ -223,11 +278,13 @@ err_free:
 	return ret;
 }
 
-/* MR_REQ {holder, window}: the window's key, registered now or before. */
+/*
+ * MR_REQ {holder, window}: the window's key, at once if it is registered,
+ * else once its REG_MR has completed (acl_reg_done answers).
+ */
 void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg)
 {
 	u64 id = le64_to_cpu(msg->mr_req.holder), w = le64_to_cpu(msg->mr_req.window);
-	struct acl_fabric_msg reply = { .seq = msg->seq };
 	struct acl_fabric_holder *fh = NULL;
 	struct acl_fabric_mr *m = NULL;
 	int ret = -ENOENT;
@@ -236,32 +293,33 @@ void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg
 		fh = xa_load(&conn->holders, id);
 	if (fh && fh->window && w < DIV_ROUND_UP(fh->length, fh->window)) {
 		m = xa_load(&fh->mrs, w);
-		ret = 0;
-		/* an importer asks one window at a time: more in flight is not one */
-		if (!m && conn->regs >= ACL_FABRIC_REGS) {
+		if (m) {
+			/* asked again before its answer: not what an importer does */
+			ret = m->reg_pending ? -EBUSY : 0;
+		} else if (conn->regs >= ACL_FABRIC_REGS) {
+			/* an importer asks one window at a time: more in flight is not one */
 			ret = -EBUSY;
-		} else if (!m) {
-			ret = acl_window_register(conn, fh, w, &m);
+		} else {
+			ret = acl_window_register(conn, fh, w, msg->seq, &m);
 			if (!ret) {
 				ret = xa_err(xa_store(&fh->mrs, w, m, GFP_KERNEL));
-				if (ret)	/* freed once its REG_MR completes */
-					m->orphan = true;
+				if (ret) {
+					list_del(&m->queued);
+					conn->regs--;
+					fh->regs--;
+					acl_mr_free(m);
+				} else {
+					acl_conn_pump(conn);
+					return;		/* answered once registered */
+				}
 			}
 		}
 	}
-	if (ret) {
-		reply.type = cpu_to_le16(ACL_FABRIC_MSG_MR_ERR);
-		reply.import_err.err = cpu_to_le32(ret == -ENOENT ? ACL_FABRIC_IMPORT_NOENT :
-						   ACL_FABRIC_IMPORT_NOMEM);
-	} else {
-		reply.type = cpu_to_le16(ACL_FABRIC_MSG_MR_OK);
-		reply.mr_ok.iova = cpu_to_le64(m->mr->iova);
-		reply.mr_ok.length = cpu_to_le64(m->mr->length);
-		reply.mr_ok.rkey = cpu_to_le32(m->mr->rkey);
-	}
-	if (acl_conn_send(conn, &reply))
-		acl_conn_closef(conn, -ECONNRESET, "cannot answer server %u's registration",
-				conn->peer->server_id);
+	if (ret)
+		acl_mr_answer(conn, msg->seq, NULL, ret == -ENOENT ? ACL_FABRIC_IMPORT_NOENT :
+			      ACL_FABRIC_IMPORT_NOMEM);
+	else
+		acl_mr_answer(conn, msg->seq, m, 0);
 }
 
 /* ------------------------------------------------------------ importer */
@@ -357,9 +415,17 @@ static int acl_piece_sg(u32 op, u64 uptr, u32 len, struct page *fill, struct pag
 static void acl_piece_done(struct acl_fabric_conn *conn)
 {
 	mutex_lock(&acl_fabric.lock);
+	conn->sq_out--;
 	if (!--conn->copies)
 		wake_up_var(&conn->copies);
+	acl_conn_pump(conn);
 	mutex_unlock(&acl_fabric.lock);
+}
+
+/* The link ended, or no registration waits for the send queue. */
+static bool acl_piece_may_post(struct acl_fabric_conn *conn)
+{
+	return READ_ONCE(conn->state) != ACL_CONN_UP || !acl_sq_fenced(conn);
 }
 
 /*
@@ -380,6 +446,12 @@ static int acl_copy_post(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 rk
 	init_completion(&cw.done);
 	cw.cqe.done = acl_copy_done;
 	mutex_lock(&acl_fabric.lock);
+	/* a registration waits for the send queue: so does this piece (short) */
+	while (conn->state == ACL_CONN_UP && acl_sq_fenced(conn)) {
+		mutex_unlock(&acl_fabric.lock);
+		wait_var_event(&conn->sq_out, acl_piece_may_post(conn));
+		mutex_lock(&acl_fabric.lock);
+	}
 	if (conn->state != ACL_CONN_UP) {
 		mutex_unlock(&acl_fabric.lock);
 		return -ENOLINK;
@@ -393,6 +465,7 @@ static int acl_copy_post(struct acl_fabric_conn *conn, u32 op, u64 raddr, u32 rk
 		return ret;
 	}
 	conn->copies++;		/* the queue pair stays until the requests are done */
+	conn->sq_out++;
 	ret = rdma_rw_ctx_post(&ctx, qp, port, &cw.cqe, NULL);
 	if (ret) {
 		/*

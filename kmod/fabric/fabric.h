@@ -118,7 +118,16 @@ struct acl_fabric_conn {
 	struct mutex copy_lock;		/* importer: one copy piece at a time on this link */
 	unsigned int copies;		/* copies using the queue pair; the release waits */
 	bool drained;			/* the release work drained the queue pair */
-	unsigned int regs;		/* exporter: REG_MRs posted, not completed */
+	unsigned int regs;		/* exporter: registrations queued or posted */
+	/*
+	 * The send queue's fence around registrations (copy.c): soft-RoCE
+	 * (6.1) runs a REG_MR again when a retry rewinds over it, which fails
+	 * on the now valid MR and ends the link. So a REG_MR is posted only
+	 * on an empty send queue, and nothing else until it has completed.
+	 */
+	unsigned int sq_out;		/* our requests posted, not completed */
+	struct list_head reg_queue;	/* struct acl_fabric_mr waiting for an empty queue */
+	bool reg_posted;		/* a REG_MR in flight: nothing else is posted */
 	struct work_struct release;
 };
 
@@ -151,6 +160,13 @@ bool acl_fabric_peer_initiated_locked(struct acl_fabric_peer *peer);
 void acl_conn_put(struct acl_fabric_conn *conn);
 __printf(3, 4) void acl_conn_closef(struct acl_fabric_conn *conn, int err, const char *fmt, ...);
 int acl_conn_send(struct acl_fabric_conn *conn, struct acl_fabric_msg *msg);
+void acl_conn_pump(struct acl_fabric_conn *conn);
+
+/* A registration waits for the send queue (see acl_fabric_conn); lock held or READ_ONCE. */
+static inline bool acl_sq_fenced(const struct acl_fabric_conn *conn)
+{
+	return READ_ONCE(conn->reg_posted) || !list_empty_careful(&conn->reg_queue);
+}
 
 /*
  * Remote imports (import.c) and the copies that reach their memory (copy.c).
@@ -198,6 +214,7 @@ int acl_fabric_errno(u32 code);
 
 /* copy.c */
 void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg *msg);
+int acl_fabric_reg_post(struct acl_fabric_conn *conn);
 void acl_fabric_holder_free(struct acl_fabric_holder *fh);
 void acl_fabric_windows_free(struct acl_fabric_import *imp);
 int acl_fabric_copy(void *cookie, u32 op, u64 offset, u64 length, u64 uptr, u8 value);
