@@ -50,6 +50,12 @@
 #                      the results of all servers; any server's failure (a command, its
 #                      kernel log, a guest that does not come up or power off, a fabric
 #                      that does not come up) fails the run. --log FILE keeps FILE.server<i>.
+#                      A command may have its own server killed, as a host that dies: it
+#                      prints the value of $ACL_VMRUN_KILL_ME on a line of its own, and the
+#                      runner kills that guest's qemu (SIGKILL) within a second. That
+#                      server's commands from then on count neither as passed nor failed,
+#                      its kernel log up to then is still checked (as shown on the
+#                      console), and the others go on without it.
 #   --modules-dir DIR  (--servers) the kernel's modules, DIR/kernel/... (default: the folder
 #                      matching the image: /lib/modules/<release> for /boot/vmlinuz-<release>,
 #                      X/lib/modules/<release> for X/boot/vmlinuz-<release>, as
@@ -341,6 +347,7 @@ EOF
 		cat <<EOF
 for w in \$(cat /proc/cmdline); do case \$w in acl_server=*) ACL_SERVER_ID=\${w#acl_server=} ;; esac; done
 export ACL_SERVER_ID ACL_SERVERS=$servers ACL_SERVER_IPS="$ips"
+export ACL_VMRUN_KILL_ME="$M:kill-me@@"
 export ACL_SERVER_IP=10.77.0.\$((ACL_SERVER_ID + 1))
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 for m in \$(cat /lib/modules/fabric/order); do
@@ -514,6 +521,10 @@ stream_filter() {
 			s = $0; sub(".*" M ":fabric-done ", "", s); sub("@@.*", "", s)
 			print "=== fabric: every server done " s; fflush(); next
 		}
+		index($0, M ":kill-me@@") {
+			print "=== this server asked to be killed (as a host that dies): killing its qemu"
+			fflush(); next
+		}
 		/reboot: Power down$/ { next }
 		index($0, M ":end@@") { next }
 		!quiet { print; fflush() }'
@@ -591,9 +602,24 @@ else
 			guest_args=(-netdev "socket,id=n0,mcast=$group:$port,localaddr=127.0.0.1"
 				-device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$((s + 1)),romfile=")
 			guest_append=" acl_server=$s"
+			guest_args+=(-pidfile "$tmp/qemu.pid.$s")
 			: >"$console"
+			# A command of this server may ask for its qemu to be killed (ACL_VMRUN_KILL_ME).
+			(
+				until [[ -f $tmp/qemu.rc.$s ]]; do
+					if grep -qF "$M:kill-me@@" "$console" 2>/dev/null &&
+						[[ -s $tmp/qemu.pid.$s ]]; then
+						touch "$tmp/killed.$s"
+						kill -KILL "$(cat "$tmp/qemu.pid.$s")" 2>/dev/null || true
+						break
+					fi
+					sleep 0.2
+				done
+			) &
+			watcher=$!
 			boot_guest
 			echo "$qemu_rc" >"$tmp/qemu.rc.$s"
+			wait "$watcher" || true
 		) &
 		pids+=($!)
 	done
@@ -613,9 +639,16 @@ has_marker() { grep -qF "$M:$1" "$console"; }
 # failures (named "$pfx..."), prints its kernel log errors, kmemleak report ($label names
 # the guest).
 judge() {
-	local n0=${#failures[@]} k i name out rc res nres nfail nskip r leaks klog bad
+	local n0=${#failures[@]} k i name out rc res nres nfail nskip r leaks klog bad killed=0 cut
 
-	if ((qemu_rc == 124 || qemu_rc == 137)); then
+	# Killed at its own command's request (ACL_VMRUN_KILL_ME): a host that died.
+	if [[ -n $kill_flag && -f $kill_flag ]]; then
+		killed=1
+		echo "=== ${line_prefix}killed on its own request, as a host that dies; its commands from then on are not counted"
+	fi
+	if ((killed)); then
+		:
+	elif ((qemu_rc == 124 || qemu_rc == 137)); then
 		failures+=("vm: VM timed out after $timeout_s s")
 		echo "$prog: ${line_prefix}VM timed out after $timeout_s s (killed)" >&2
 	elif ((qemu_rc != 0)); then
@@ -642,7 +675,7 @@ judge() {
 	for i in "${!cmds[@]}"; do
 		name=${cmd_names[$i]}
 		if ! has_marker "start $i@@"; then
-			failures+=("$name: never ran")
+			((killed)) || failures+=("$name: never ran")
 			continue
 		fi
 		out=$(awk -v b="$M:start $i@@" -v e="$M:rc $i " '
@@ -650,12 +683,15 @@ judge() {
 			on { print }
 			index($0, b) { on = 1 }' "$console")
 		rc=$(sed -n "s/.*$M:rc $i \([0-9]*\)@@.*/\1/p" "$console" | head -n1)
-		if [[ -z $rc ]]; then
+		cut=0
+		if [[ -z $rc ]] && ((killed)); then
+			cut=1	# it asked for the kill: what it printed until then still counts
+		elif [[ -z $rc ]]; then
 			failures+=("$name: did not finish (no exit status; guest died or hung)")
 			continue
 		fi
 		if [[ $mode == demo ]]; then
-			((rc == 0)) || failures+=("$name: exit status $rc")
+			((cut || rc == 0)) || failures+=("$name: exit status $rc")
 			continue
 		fi
 		# test mode: TAP. The 6.1 harness prints "ok N # SKIP reason" without the test name,
@@ -682,10 +718,12 @@ judge() {
 			P) passed=$((passed + 1)); nres=$((nres + 1)) ;;
 			F) failures+=("$name: ${r:2}"); nfail=$((nfail + 1)); nres=$((nres + 1)) ;;
 			S) failures+=("$name: ${r:2} [skip counts as failure]"); nskip=$((nskip + 1)); nres=$((nres + 1)) ;;
-			M) failures+=("$name: ${r:2} result(s) missing from its 1..N plan"); nfail=$((nfail + 1)) ;;
+			M) ((cut)) || { failures+=("$name: ${r:2} result(s) missing from its 1..N plan"); nfail=$((nfail + 1)); } ;;
 			esac
 		done <<<"$res"
-		if ((nres == 0)); then
+		if ((cut)); then
+			:
+		elif ((nres == 0)); then
 			failures+=("$name: printed no TAP results (exit status $rc)")
 		elif ((rc != 0 && nfail == 0)) && ! ((rc == 4 && nskip > 0)); then
 			# (4 is KSFT_SKIP: its skipped tests are already counted)
@@ -696,7 +734,8 @@ judge() {
 	if ! has_marker 'end@@'; then
 		((qemu_rc == 124 || qemu_rc == 137)) ||
 			failures+=("vm: the run is truncated (no end marker: the guest crashed or panicked)")
-		echo "$prog: ${line_prefix}the guest never reached the end of its run (its console is above)" >&2
+		((killed)) ||
+			echo "$prog: ${line_prefix}the guest never reached the end of its run (its console is above)" >&2
 	fi
 
 	if ((kmemleak)); then
@@ -747,13 +786,13 @@ judge() {
 	done
 }
 
-pfx='' label=''
+pfx='' label='' kill_flag=''
 if ((servers == 0)); then
 	judge
 else
 	for ((s = 0; s < servers; s++)); do
 		console=$tmp/console.$s qemu_err=$tmp/qemu.err.$s line_prefix="[server $s] "
-		pfx="server $s: " label=" (server $s)"
+		pfx="server $s: " label=" (server $s)" kill_flag=$tmp/killed.$s
 		qemu_rc=$(cat "$tmp/qemu.rc.$s" 2>/dev/null || echo 255)
 		judge
 	done

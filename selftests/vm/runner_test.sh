@@ -17,7 +17,9 @@
 #     above could be a runner that always fails.
 #   - --servers 2 and 3 (the fabric test bed): each guest's module has its server_id, its
 #     rxe0 port is ACTIVE and it pings every other server over the segment; results of all
-#     servers are summed; a command failing on one server only fails the whole run.
+#     servers are summed; a command failing on one server only fails the whole run; a
+#     server that asks to be killed (ACL_VMRUN_KILL_ME) dies, the other goes on, and what
+#     it printed before still counts.
 #
 #   runner_test.sh KERNEL_IMAGE MODULE_KO RUNNER TEST_BIN
 #
@@ -312,6 +314,44 @@ check "the failure '  - server 1: sh ...: exit status 1 without a failing TAP li
 	out_has '^  - server 1: sh .*: exit status 1 without a failing TAP line$'
 check "no failure of server 0" bash -c "! grep -q '^  - server 0:' '$out'"
 case_end "--servers 2: a command that fails on server 1 only fails the run"
+
+# kill_case NAME RESULT: once server 0's command runs, server 1 prints "RESULT 1 ..."
+# then asks to be killed (ACL_VMRUN_KILL_ME); server 0 waits until server 1 stops
+# answering pings.
+kill_case() {
+	local name=$1 result=$2
+	# shellcheck disable=SC2016 # expanded in the guest
+	vm "$name" 900 -- "${base[@]}" --mode test --timeout 600 --servers 2 -- sh -c '
+		echo 1..1
+		[ "$ACL_SERVER_ID" = 0 ] && touch /srv/fabric/started
+		if [ "$ACL_SERVER_ID" = 1 ]; then
+			until printf "GET /started HTTP/1.0\r\n\r\n" | nc -w 3 10.77.0.1 7077 |
+				head -n 1 | grep -q " 200 "; do
+				sleep 0.3
+			done
+			echo "'"$result"' 1 server 1 before its kill"
+			echo "$ACL_VMRUN_KILL_ME"
+			sleep 600
+			echo "ok 2 server 1 was not killed"
+		fi
+		while ping -c 1 -W 1 10.77.0.2 >/dev/null 2>&1; do sleep 0.5; done
+		echo "ok 1 server 0 saw server 1 go"'
+}
+kill_case servers-kill ok
+check "exit status 0 (got $rc)" rc_is 0
+check "last line '2 passed, 0 failed' (server 1's result before the kill counts)" \
+	last_line_is '2 passed, 0 failed'
+check "server 1 killed on request" out_has_fixed '[server 1] === this server asked to be killed'
+check "server 1 named as killed on its own request" out_has 'server 1\] killed on its own request'
+check "server 1 never got past the kill" bash -c "! grep -q 'server 1 was not killed' '$out'"
+case_end "--servers 2: a server that asks to be killed dies at once; the other goes on"
+
+kill_case servers-kill-fail 'not ok'
+check "exit status 1 (got $rc)" rc_is 1
+check "last line '1 passed, 1 failed'" last_line_is '1 passed, 1 failed'
+check "the failure '  - server 1: sh ...: server 1 before its kill'" \
+	out_has '^  - server 1: sh .*: server 1 before its kill$'
+case_end "--servers 2: a failure printed before a kill still fails the run"
 
 servers_case 3
 
