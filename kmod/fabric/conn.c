@@ -110,6 +110,7 @@ static void acl_conn_close(struct acl_fabric_conn *conn, int err, const char *re
 		wake_up_all(&peer->wait);
 	}
 	/* copies waiting for the registrations' fence see the link's end */
+	smp_mb();	/* the state before the waiter's check (wake_up_var) */
 	wake_up_var(&conn->sq_out);
 	queue_work(acl_fabric.wq, &conn->release);
 }
@@ -235,6 +236,7 @@ void acl_conn_pump(struct acl_fabric_conn *conn)
 		}
 		kfree(q);
 	}
+	smp_mb();	/* the fence lifted before the waiter's check (wake_up_var) */
 	wake_up_var(&conn->sq_out);
 }
 
@@ -604,7 +606,7 @@ static int acl_conn_setup_ib(struct acl_fabric_conn *conn)
 	}
 	attr.send_cq = conn->cq;
 	attr.recv_cq = conn->cq;
-	/* sends, registrations (import.c), and the copies' READ/WRITE (rdma_rw adds those) */
+	/* sends, registrations (copy.c), and the copies' READ/WRITE (rdma_rw adds those) */
 	attr.cap.max_send_wr = ACL_FABRIC_TX + ACL_FABRIC_REGS + 1;
 	attr.cap.max_recv_wr = ACL_FABRIC_RX + 1;
 	attr.cap.max_send_sge = min_t(u32, ACL_FABRIC_SGE, dev->attrs.max_send_sge);
@@ -645,6 +647,7 @@ static void acl_conn_release(struct work_struct *work)
 	}
 	/* a copy whose post failed part-way may now let go of its pages */
 	WRITE_ONCE(conn->drained, true);
+	smp_mb();	/* before the waiter's check (wake_up_var) */
 	wake_up_var(&conn->drained);
 	cancel_delayed_work_sync(&conn->timeout);
 	cancel_delayed_work_sync(&conn->keepalive);

@@ -6,9 +6,10 @@
  * one window at a time (a memory registration covers at most the device's
  * fast-registration page list: 512 pages here, 2 MiB of 4 KiB pages): the
  * importer asks with MR_REQ {holder, window}; the exporter maps the window's
- * pages, posts a REG_MR work request and answers MR_OK {iova, length, rkey}
- * behind it on the same queue pair, so the registration is done before the
- * answer leaves. The key admits remote READ and WRITE of that window only;
+ * pages, posts a REG_MR work request once the send queue is empty (and
+ * nothing else until it completes: see acl_fabric_conn) and answers MR_OK
+ * {iova, length, rkey} when it has completed, so the key is valid before
+ * the answer leaves. The key admits remote READ and WRITE of that window only;
  * every registration of a holder goes with it (RELEASE, or the link's end).
  *
  * Importer: a copy is cut into pieces that lie in one window and are at most
@@ -119,12 +120,14 @@ static void acl_reg_done(struct ib_cq *cq, struct ib_wc *wc)
 	conn->sq_out--;
 	conn->regs--;
 	fh->regs--;
-	if (wc->status != IB_WC_SUCCESS && wc->status != IB_WC_WR_FLUSH_ERR &&
-	    conn->state != ACL_CONN_CLOSING)
-		acl_conn_closef(conn, -EIO, "a registration for server %u failed: %s",
-				conn->peer->server_id, ib_wc_status_msg(wc->status));
-	else if (!m->orphan && conn->state != ACL_CONN_CLOSING)
+	if (wc->status != IB_WC_SUCCESS) {
+		/* flushed while up too: the queue pair is in error, the link is over */
+		if (conn->state != ACL_CONN_CLOSING)
+			acl_conn_closef(conn, -EIO, "a registration for server %u failed: %s",
+					conn->peer->server_id, ib_wc_status_msg(wc->status));
+	} else if (!m->orphan && conn->state != ACL_CONN_CLOSING) {
 		acl_mr_answer(conn, m->seq, m, 0);	/* the key is valid now */
+	}
 	if (m->orphan)
 		acl_mr_free(m);
 	if (fh->gone && !fh->regs)
@@ -158,8 +161,9 @@ int acl_fabric_reg_post(struct acl_fabric_conn *conn)
 }
 
 /*
- * The holder goes (RELEASE, the link's end). A registration still in flight
- * goes when its REG_MR completes, and the holder's reference on the
+ * The holder goes (RELEASE, the link's end). A registration still queued
+ * for the send queue goes at once, never posted; one in flight goes when
+ * its REG_MR completes, and the holder's reference on the
  * allocation with the last of them: until then the device may still make a
  * key valid for those pages, which must not be freed before it is undone.
  */
@@ -293,9 +297,12 @@ void acl_fabric_mr_req(struct acl_fabric_conn *conn, const struct acl_fabric_msg
 		fh = xa_load(&conn->holders, id);
 	if (fh && fh->window && w < DIV_ROUND_UP(fh->length, fh->window)) {
 		m = xa_load(&fh->mrs, w);
-		if (m) {
-			/* asked again before its answer: not what an importer does */
-			ret = m->reg_pending ? -EBUSY : 0;
+		if (m && m->reg_pending) {
+			/* asked again (the first asker gave up): the newest gets the answer */
+			m->seq = msg->seq;
+			return;
+		} else if (m) {
+			ret = 0;
 		} else if (conn->regs >= ACL_FABRIC_REGS) {
 			/* an importer asks one window at a time: more in flight is not one */
 			ret = -EBUSY;
@@ -416,8 +423,10 @@ static void acl_piece_done(struct acl_fabric_conn *conn)
 {
 	mutex_lock(&acl_fabric.lock);
 	conn->sq_out--;
-	if (!--conn->copies)
+	if (!--conn->copies) {
+		smp_mb();	/* the count before the waiter's check (wake_up_var) */
 		wake_up_var(&conn->copies);
+	}
 	acl_conn_pump(conn);
 	mutex_unlock(&acl_fabric.lock);
 }

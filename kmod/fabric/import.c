@@ -109,8 +109,11 @@ static void acl_handle_release(struct acl_fabric_conn *conn, u64 id)
 	/* an unknown number is the peer's mistake: it changes nothing here */
 	if (id && id <= ACL_FABRIC_MAX_HOLDERS)
 		fhold = xa_erase(&conn->holders, id);
-	if (fhold)
+	if (fhold) {
 		acl_fabric_holder_free(fhold);
+		/* its queued registrations may have been all that held the send queue */
+		acl_conn_pump(conn);
+	}
 }
 
 /* The link has ended (its release work, its queue pair drained). */
