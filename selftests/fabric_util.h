@@ -188,7 +188,7 @@ static inline void fabric_reset(void)
 	cfg_write(FABRIC_CFG "/cluster_key", "none");
 }
 
-#define FABRIC_SWAP_MAX 256
+#define FABRIC_SWAP_MAX 1024
 
 /* Reads exactly @len bytes (a TCP stream may split them): true if it did. */
 static inline bool fabric_read_all(int fd, void *buf, size_t len)
@@ -205,27 +205,14 @@ static inline bool fabric_read_all(int fd, void *buf, size_t len)
 	return true;
 }
 
-/* A fresh start with @key set and the other server configured at its address: 0 or errno. */
-static inline int fabric_pair(const char *key)
-{
-	char ip[32];
-	int err;
-
-	fabric_reset();
-	err = cfg_write(FABRIC_CFG "/cluster_key", key);
-	if (err)
-		return err;
-	fabric_ip(other(), ip, sizeof(ip));
-	return peer_add(other(), ip);
-}
-
 /*
  * All servers reach the barrier named @tag, FABRIC_BARRIER_S seconds at most:
  * server 0 collects one connection from each other server, checks it names
  * the same barrier, then answers them all. Each server also hands over @len
- * bytes of @mine (at most FABRIC_SWAP_MAX) and receives the other's in
- * @theirs: with two servers, what the other server passed; with more,
- * server 0 gets the last one's. Returns 0, or -1 (with a message) on a
+ * bytes of @mine (at most FABRIC_SWAP_MAX) and receives in @theirs: every
+ * other server, what server 0 passed; server 0, what server i passed at
+ * @theirs + (i - 1) * @len, for each i > 0 ((servers - 1) * @len bytes: with
+ * two servers, just the other's). Returns 0, or -1 (with a message) on a
  * timeout or a mismatch: the servers ran different steps.
  */
 static inline int fabric_swap(const char *tag, const void *mine, void *theirs, size_t len)
@@ -234,6 +221,7 @@ static inline int fabric_swap(const char *tag, const void *mine, void *theirs, s
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(FABRIC_BARRIER_PORT) };
 	char want[64] = {}, buf[64];
 	int fds[8], one = 1, ret = -1;
+	bool came[8] = {};
 	time_t end = time(NULL) + FABRIC_BARRIER_S;
 
 	snprintf(want, sizeof(want), "%s", tag);
@@ -251,13 +239,15 @@ static inline int fabric_swap(const char *tag, const void *mine, void *theirs, s
 			if (fd < 0)
 				return -1;
 			if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-				char msg[sizeof(want) + FABRIC_SWAP_MAX] = {};
+				char msg[sizeof(want) + sizeof(me) + FABRIC_SWAP_MAX] = {};
+				size_t mlen = sizeof(want) + sizeof(me) + len;
 
 				memcpy(msg, want, sizeof(want));
+				memcpy(msg + sizeof(want), &me, sizeof(me));
 				if (len)
-					memcpy(msg + sizeof(want), mine, len);
+					memcpy(msg + sizeof(want) + sizeof(me), mine, len);
 				setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-				if (write(fd, msg, sizeof(want) + len) == (ssize_t)(sizeof(want) + len) &&
+				if (write(fd, msg, mlen) == (ssize_t)mlen &&
 				    fabric_read_all(fd, buf, 2) && !memcmp(buf, "go", 2) &&
 				    (!len || fabric_read_all(fd, theirs, len)))
 					ret = 0;
@@ -289,6 +279,7 @@ static inline int fabric_swap(const char *tag, const void *mine, void *theirs, s
 	while (got < n - 1) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		int left = (int)(end - time(NULL));
+		unsigned int from;
 
 		if (left <= 0 || poll(&p, 1, left * 1000) != 1) {
 			fprintf(stderr, "barrier %s: %u of %u servers came\n", tag, got + 1, n);
@@ -302,8 +293,15 @@ static inline int fabric_swap(const char *tag, const void *mine, void *theirs, s
 			close(fds[got]);
 			goto out;
 		}
-		if (len && !fabric_read_all(fds[got], theirs, len)) {
-			fprintf(stderr, "barrier %s: a server sent too little\n", tag);
+		if (!fabric_read_all(fds[got], &from, sizeof(from)) || !from || from >= n ||
+		    came[from]) {
+			fprintf(stderr, "barrier %s: a server came as a wrong or repeated id\n", tag);
+			close(fds[got]);
+			goto out;
+		}
+		came[from] = true;
+		if (len && !fabric_read_all(fds[got], (char *)theirs + (from - 1) * len, len)) {
+			fprintf(stderr, "barrier %s: server %u sent too little\n", tag, from);
 			close(fds[got]);
 			goto out;
 		}
@@ -330,6 +328,52 @@ out:
 static inline int fabric_barrier(const char *tag)
 {
 	return fabric_swap(tag, NULL, NULL, 0);
+}
+
+/*
+ * Every server hands over @len bytes of @mine and gets everyone's, its own
+ * included, in @all: server i's at @all + i * @len (servers * @len bytes, at
+ * most FABRIC_SWAP_MAX). 0 or -1, as fabric_swap().
+ */
+static inline int fabric_all(const char *tag, const void *mine, void *all, size_t len)
+{
+	unsigned int me = fabric_me(), n = fabric_servers();
+	char tag2[64];
+	void *scratch;
+	int ret;
+
+	if (n < 2 || n > 8 || n * len > FABRIC_SWAP_MAX)
+		return -1;
+	memcpy((char *)all + me * len, mine, len);
+	/* server 0 gathers the others' into its table; they get its own */
+	if (fabric_swap(tag, mine, me ? all : (char *)all + len, len))
+		return -1;
+	/* then hands the whole table out (what the others send it is dropped) */
+	scratch = me ? all : malloc((n - 1) * n * len);
+	if (!scratch)
+		return -1;
+	snprintf(tag2, sizeof(tag2), "%s, all", tag);
+	ret = fabric_swap(tag2, all, scratch, n * len);
+	if (!me)
+		free(scratch);
+	return ret;
+}
+
+/* A fresh start with @key set and every other server a peer at its address: 0 or errno. */
+static inline int fabric_mesh(const char *key)
+{
+	char ip[32];
+	int err;
+
+	fabric_reset();
+	err = cfg_write(FABRIC_CFG "/cluster_key", key);
+	for (unsigned int id = 0; !err && id < fabric_servers(); id++) {
+		if (id == fabric_me())
+			continue;
+		fabric_ip(id, ip, sizeof(ip));
+		err = peer_add(id, ip);
+	}
+	return err;
 }
 
 #endif /* FABRIC_UTIL_H */
