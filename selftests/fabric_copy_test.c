@@ -6,7 +6,8 @@
  * lies in that mapping are carried out by the kernel as RDMA READ/WRITE.
  * Rules:
  * - reads and writes are exact at any offset and length, 1 byte to 64 MiB,
- *   across the exporter's registration windows, for huge and base pages;
+ *   across the exporter's registration windows, for huge and base pages,
+ *   and in READ pieces of any size read_burst_kb sets;
  * - a memset, and a copy between two places of remote memory, land exactly,
  *   also overlapping (as memmove);
  * - a copy after the link ended fails cleanly (507899, the reason given);
@@ -23,6 +24,7 @@
 #define BIG (64UL << 20)
 #define SMALL (8UL << 20)
 #define COUNT_MS 20000
+#define READ_BURST "/sys/module/acl_share_fabric/parameters/read_burst_kb"
 
 /* What the importer writes at offset @off: another pattern than the exporter's. */
 static unsigned char written(size_t off)
@@ -38,6 +40,27 @@ static long long first_bad(const unsigned char *va, size_t from, size_t n,
 		if (va[from + i] != want(from + i))
 			return (long long)(from + i);
 	return -1;
+}
+
+/*
+ * Reads @len bytes at @off of the remote mapping @va into @buf: the copy's
+ * error, and in *@bad the first offset not holding share_pattern, or -1.
+ */
+static aclError read_checked(unsigned char *buf, const unsigned char *va, size_t off, size_t len,
+			     long long *bad)
+{
+	aclError e;
+
+	memset(buf, 0xee, len);
+	*bad = -1;
+	e = aclrtMemcpy(buf, len, va + off, len, ACL_MEMCPY_DEVICE_TO_HOST);
+	for (size_t j = 0; !e && j < len; j++) {
+		if (buf[j] != share_pattern(off + j)) {
+			*bad = (long long)(off + j);
+			break;
+		}
+	}
+	return e;
 }
 
 struct range {
@@ -87,6 +110,7 @@ FIXTURE_SETUP(copy)
 
 FIXTURE_TEARDOWN(copy)
 {
+	cfg_write(READ_BURST, "0");
 	if (self->mapped)
 		EXPECT_ACL_OK(acl_map_delete(&self->m));
 	EXPECT_TRUE(stat_wait("remote_holders", 0, COUNT_MS));
@@ -192,19 +216,12 @@ TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEO
 			ASSERT_ACL_OK(import_map(&theirs, size, &h, (void **)&va));
 			for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 				size_t off = reads[i].off, len = reads[i].len;
+				long long bad;
 
 				if (off + len > size)
 					continue;
-				memset(buf, 0xee, len);
-				ASSERT_ACL_OK(aclrtMemcpy(buf, len, va + off, len,
-							  ACL_MEMCPY_DEVICE_TO_HOST));
-				for (size_t j = 0; j < len; j++) {
-					if (buf[j] != share_pattern(off + j)) {
-						EXPECT_EQ(share_pattern(off + j), buf[j])
-							TH_LOG("read %zu: byte %zu", i, j);
-						break;
-					}
-				}
+				ASSERT_ACL_OK(read_checked(buf, va, off, len, &bad));
+				EXPECT_EQ(-1, bad) TH_LOG("read %zu", i);
 			}
 			for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
 				size_t off = writes[i].off, len = writes[i].len;
@@ -234,6 +251,41 @@ TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEO
 			ASSERT_EQ(0, fabric_barrier("checked"));
 		}
 		ASSERT_EQ(0, fabric_barrier("round"));
+	}
+}
+
+/*
+ * Whatever read_burst_kb says (a page at least, the piece size at most, 0:
+ * the device's own), a READ across windows at odd ends is exact: pieces of
+ * 1, 4 and 12 KiB, the automatic size and far more than a piece.
+ */
+TEST_F_TIMEOUT(copy, reads_are_exact_whatever_the_read_burst, FABRIC_TEST_TIMEOUT)
+{
+	static const char *const bursts[] = { "1", "4", "12", "0", "100000" };
+	const size_t off = (2UL << 20) - 4097, len = (1UL << 20) + 8195;
+	struct share_token theirs;
+
+	if (fabric_me() == 0) {
+		ASSERT_ACL_OK(export_filled(self, SMALL, ACL_HBM_MEM_HUGE));
+		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+		ASSERT_EQ(0, fabric_barrier("read"));
+	} else {
+		unsigned char *va, *buf = malloc(len);
+		aclrtDrvMemHandle h;
+		long long bad;
+
+		ASSERT_NE(NULL, buf);
+		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
+		ASSERT_ACL_OK(import_map(&theirs, SMALL, &h, (void **)&va));
+		for (size_t i = 0; i < sizeof(bursts) / sizeof(bursts[0]); i++) {
+			ASSERT_EQ(0, cfg_write(READ_BURST, bursts[i]));
+			ASSERT_ACL_OK(read_checked(buf, va, off, len, &bad));
+			EXPECT_EQ(-1, bad) TH_LOG("read_burst_kb %s", bursts[i]);
+		}
+		ASSERT_EQ(0, cfg_write(READ_BURST, "0"));
+		ASSERT_ACL_OK(unmap_free(h, va));
+		free(buf);
+		ASSERT_EQ(0, fabric_barrier("read"));
 	}
 }
 

@@ -192,6 +192,12 @@ static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	mutex_lock(&acl_fabric.lock);
 	buf->busy = false;
 	conn->sq_out--;
+	/*
+	 * Acknowledged by the peer: it is alive, even while its own sends wait
+	 * behind its READs (a send queue is executed in order).
+	 */
+	if (wc->status == IB_WC_SUCCESS)
+		conn->last_rx = jiffies;
 	if (acl_wc_fatal(conn, wc))
 		acl_conn_closef(conn, -ECONNRESET, "a send to server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
@@ -676,7 +682,8 @@ static void acl_conn_timeout(struct work_struct *work)
 
 /*
  * An authenticated link says it is alive every keepalive_ms, and is closed
- * when it has heard nothing for peer_timeout_ms: a peer that died, hangs or
+ * when it has heard nothing for peer_timeout_ms (no message, and no send of
+ * its own acknowledged): a peer that died, hangs or
  * became unreachable is noticed in bounded time (a send that cannot be
  * delivered also fails on its own, after the queue pair's retries).
  */

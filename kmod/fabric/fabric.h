@@ -110,7 +110,7 @@ struct acl_fabric_conn {
 	struct acl_fabric_buf tx[ACL_FABRIC_TX];
 	struct delayed_work timeout;	/* until authenticated */
 	struct delayed_work keepalive;	/* once authenticated */
-	unsigned long last_rx;		/* jiffies of the last message received */
+	unsigned long last_rx;		/* jiffies: last message received or send acked */
 	struct list_head backlog;	/* struct acl_fabric_queued: sends waiting for a buffer */
 	unsigned int nr_backlog;
 	struct xarray holders;		/* exporter: id -> struct acl_fabric_holder */
@@ -136,6 +136,7 @@ extern unsigned int acl_fabric_connect_timeout_ms;
 extern unsigned int acl_fabric_handshake_timeout_ms;
 extern unsigned int acl_fabric_keepalive_ms;
 extern unsigned int acl_fabric_peer_timeout_ms;
+extern unsigned int acl_fabric_read_burst_kb;
 
 /* auth.c */
 struct acl_fabric_key *acl_fabric_key_new(const u8 *key, unsigned int len);

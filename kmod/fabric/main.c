@@ -33,6 +33,10 @@ unsigned int acl_fabric_peer_timeout_ms = 10000;
 module_param_named(peer_timeout_ms, acl_fabric_peer_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(peer_timeout_ms, "A link that hears nothing for this long is closed (default 10000)");
 
+unsigned int acl_fabric_read_burst_kb;
+module_param_named(read_burst_kb, acl_fabric_read_burst_kb, uint, 0644);
+MODULE_PARM_DESC(read_burst_kb, "Most KiB one RDMA READ piece of a copy asks for (default 0: 64 on soft-RoCE, 512 otherwise)");
+
 static int __init acl_fabric_init(void)
 {
 	int ret;
