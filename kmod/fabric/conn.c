@@ -32,6 +32,8 @@
  */
 #define ACL_FABRIC_ACK_TIMEOUT	14
 #define ACL_FABRIC_RD_DEPTH	8	/* RDMA READs in flight */
+/* peer_timeout_ms times this without a message closes a link, acks or not */
+#define ACL_FABRIC_ACKED_SILENCE	3
 
 /* A send that found every buffer in flight. */
 struct acl_fabric_queued {
@@ -147,6 +149,7 @@ static void acl_conn_up(struct acl_fabric_conn *conn)
 	conn->state = ACL_CONN_UP;
 	cancel_delayed_work(&conn->timeout);
 	conn->last_rx = jiffies;
+	conn->last_ack = conn->last_rx;
 	queue_delayed_work(acl_fabric.wq, &conn->keepalive,
 			   msecs_to_jiffies(max(READ_ONCE(acl_fabric_keepalive_ms), 100U)));
 	if (peer->pending == conn) {
@@ -193,11 +196,14 @@ static void acl_tx_done(struct ib_cq *cq, struct ib_wc *wc)
 	buf->busy = false;
 	conn->sq_out--;
 	/*
-	 * Acknowledged by the peer: it is alive, even while its own sends wait
-	 * behind its READs (a send queue is executed in order).
+	 * On InfiniBand and RoCE a send completes once the peer acknowledged
+	 * it: the peer is alive, even while its own sends wait behind its
+	 * READs (a send queue runs in order). iWARP completes a send when TCP
+	 * took it, which proves nothing of the peer.
 	 */
-	if (wc->status == IB_WC_SUCCESS)
-		conn->last_rx = jiffies;
+	if (wc->status == IB_WC_SUCCESS &&
+	    rdma_ib_or_roce(conn->cm_id->device, conn->cm_id->port_num))
+		conn->last_ack = jiffies;
 	if (acl_wc_fatal(conn, wc))
 		acl_conn_closef(conn, -ECONNRESET, "a send to server %u failed: %s",
 				conn->peer->server_id, ib_wc_status_msg(wc->status));
@@ -683,7 +689,8 @@ static void acl_conn_timeout(struct work_struct *work)
 /*
  * An authenticated link says it is alive every keepalive_ms, and is closed
  * when it has heard nothing for peer_timeout_ms (no message, and no send of
- * its own acknowledged): a peer that died, hangs or
+ * ours acknowledged), or no message for ACL_FABRIC_ACKED_SILENCE times that
+ * (a peer that acknowledges but never speaks is hung): a peer that died, hangs or
  * became unreachable is noticed in bounded time (a send that cannot be
  * delivered also fails on its own, after the queue pair's retries).
  */
@@ -692,13 +699,22 @@ static void acl_conn_keepalive(struct work_struct *work)
 	struct acl_fabric_conn *conn = container_of(to_delayed_work(work), struct acl_fabric_conn,
 						    keepalive);
 	unsigned int timeout_ms = READ_ONCE(acl_fabric_peer_timeout_ms);
+	unsigned long heard;
 
 	mutex_lock(&acl_fabric.lock);
 	if (conn->state != ACL_CONN_UP)
 		goto out;
-	if (time_after(jiffies, conn->last_rx + msecs_to_jiffies(timeout_ms))) {
+	heard = time_after(conn->last_ack, conn->last_rx) ? conn->last_ack : conn->last_rx;
+	if (time_after(jiffies, heard + msecs_to_jiffies(timeout_ms))) {
 		acl_conn_closef(conn, -ETIMEDOUT, "server %u stopped answering (nothing for %u ms)",
 				conn->peer->server_id, timeout_ms);
+		goto out;
+	}
+	if (time_after(jiffies, conn->last_rx +
+		       msecs_to_jiffies(ACL_FABRIC_ACKED_SILENCE * timeout_ms))) {
+		acl_conn_closef(conn, -ETIMEDOUT,
+				"server %u acknowledges but has sent nothing for %u ms",
+				conn->peer->server_id, ACL_FABRIC_ACKED_SILENCE * timeout_ms);
 		goto out;
 	}
 	/* sends queued: the link is busy, which is alive enough */

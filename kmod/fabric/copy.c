@@ -546,12 +546,12 @@ out_unpin:
 
 /*
  * The most a READ piece asks for at once. The answer to an RDMA READ comes
- * back as one burst of packets: a hardware RNIC (RoCE, InfiniBand) paces it
- * and its fabric is lossless, but soft-RoCE's responder sends the whole
+ * back as one burst of packets: a hardware RNIC (RoCE, InfiniBand) paces it,
+ * usually onto a lossless fabric, but soft-RoCE's responder sends the whole
  * answer at once onto plain Ethernet, and the NIC, switch or socket that
  * overflows drops its tail. The lost tail is only asked for again when the
- * requester's timer expires (about half a second), again and again while the
- * bursts stay large: measured between two guests, 16 MiB took 4.4 s to read
+ * requester's ACK timer expires (67 ms, ACL_FABRIC_ACK_TIMEOUT), again and
+ * again while the bursts stay large: measured between two guests, 16 MiB took 4.4 s to read
  * in 512 KiB pieces and 0.58 s in 64 KiB ones (WRITEs are paced by the
  * sender and need no such limit). read_burst_kb overrides the choice.
  */
@@ -572,11 +572,12 @@ static u64 acl_read_burst(struct ib_device *dev)
 static u32 acl_piece_max(struct acl_fabric_conn *conn, u32 op)
 {
 	u64 most = 0;
-	u32 sge;
+	u32 sge = 0;
 
 	mutex_lock(&acl_fabric.lock);
-	if (conn->state == ACL_CONN_UP) {
+	if (conn->state == ACL_CONN_UP)
 		sge = min(conn->cm_id->qp->max_read_sge, conn->cm_id->qp->max_write_sge);
+	if (sge) {
 		most = min_t(u64, ACL_COPY_PIECE,
 			     (u64)(ACL_FABRIC_RW_CTXS * sge - 1) << PAGE_SHIFT);
 		if (op == ACL_SHARE_COPY_READ)

@@ -110,7 +110,8 @@ struct acl_fabric_conn {
 	struct acl_fabric_buf tx[ACL_FABRIC_TX];
 	struct delayed_work timeout;	/* until authenticated */
 	struct delayed_work keepalive;	/* once authenticated */
-	unsigned long last_rx;		/* jiffies: last message received or send acked */
+	unsigned long last_rx;		/* jiffies: last message received */
+	unsigned long last_ack;		/* jiffies: last send of ours the peer acked */
 	struct list_head backlog;	/* struct acl_fabric_queued: sends waiting for a buffer */
 	unsigned int nr_backlog;
 	struct xarray holders;		/* exporter: id -> struct acl_fabric_holder */

@@ -35,7 +35,7 @@ MODULE_PARM_DESC(peer_timeout_ms, "A link that hears nothing for this long is cl
 
 unsigned int acl_fabric_read_burst_kb;
 module_param_named(read_burst_kb, acl_fabric_read_burst_kb, uint, 0644);
-MODULE_PARM_DESC(read_burst_kb, "Most KiB one RDMA READ piece of a copy asks for (default 0: 64 on soft-RoCE, 512 otherwise)");
+MODULE_PARM_DESC(read_burst_kb, "Most KiB one RDMA READ piece of a copy asks for, rounded up to a page; pieces are 512 KiB at most (default 0: 64 on soft-RoCE, 512 otherwise)");
 
 static int __init acl_fabric_init(void)
 {
