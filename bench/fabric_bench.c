@@ -164,7 +164,7 @@ int main(void)
 
 	if (rounds < 1 || rounds > MAX_ROUNDS)
 		rounds = 201;
-	if (fabric_mesh(KEY))
+	if (fabric_pair(KEY))
 		die("configuring the fabric");
 	ACL_OK(aclInit(NULL));
 	ACL_OK(aclrtSetDevice(0));

@@ -100,7 +100,7 @@ FIXTURE(copy) {
 
 FIXTURE_SETUP(copy)
 {
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_ACL_OK(aclInit(NULL));
 	ASSERT_ACL_OK(aclrtSetDevice(0));
 	memset(&self->tok, 0, sizeof(self->tok));

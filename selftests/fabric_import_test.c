@@ -50,7 +50,7 @@ FIXTURE(remote) {
 /* Both servers: the same key, each other as peers; no link made yet. */
 FIXTURE_SETUP(remote)
 {
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_ACL_OK(aclInit(NULL));
 	ASSERT_ACL_OK(aclrtSetDevice(0));
 	self->h = NULL;

@@ -139,7 +139,7 @@ TEST_F_TIMEOUT(fabric, same_key_connects_both_ways, FABRIC_TEST_TIMEOUT)
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
 
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_EQ(0, fabric_barrier("both-ways-configured"));
 
 	/* server 0 connects; both see one authenticated link */
@@ -190,7 +190,7 @@ TEST_F_TIMEOUT(fabric, simultaneous_connects_make_one_link, FABRIC_TEST_TIMEOUT)
 	char buf[256];
 	int i;
 
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, fabric_barrier("simultaneous-go"));
 		EXPECT_EQ(0, peer_write(peer, "connect", "1"));
@@ -216,7 +216,7 @@ TEST_F_TIMEOUT(fabric, wrong_key_refused, FABRIC_TEST_TIMEOUT)
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
 
-	ASSERT_EQ(0, fabric_mesh(me == 0 ? KEY1 : KEY2));
+	ASSERT_EQ(0, fabric_pair(me == 0 ? KEY1 : KEY2));
 	ASSERT_EQ(0, fabric_barrier("wrong-key-configured"));
 	if (me == 0) {
 		EXPECT_EQ(EKEYREJECTED, peer_write(peer, "connect", "1"));
@@ -254,7 +254,7 @@ TEST_F_TIMEOUT(fabric, unconfigured_host_refused, FABRIC_TEST_TIMEOUT)
 
 	/* server 1 has the key but does not know server 0 */
 	if (me == 0) {
-		ASSERT_EQ(0, fabric_mesh(KEY1));
+		ASSERT_EQ(0, fabric_pair(KEY1));
 	} else {
 		fabric_reset();
 		ASSERT_EQ(0, cfg_write(FABRIC_CFG "/cluster_key", KEY1));
@@ -306,7 +306,7 @@ TEST_F_TIMEOUT(fabric, new_key_closes_links, FABRIC_TEST_TIMEOUT)
 	unsigned int me = fabric_me(), peer = other();
 	char buf[256];
 
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_EQ(0, fabric_barrier("new-key-configured"));
 	if (me == 0) {
 		EXPECT_EQ(0, peer_write(peer, "connect", "1"));
@@ -334,7 +334,7 @@ TEST_F_TIMEOUT(fabric, peer_restart_reconnects, FABRIC_TEST_TIMEOUT)
 	char buf[256];
 
 	ASSERT_NE(NULL, ko);
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_EQ(0, fabric_barrier("restart-configured"));
 	if (me == 0) {
 		EXPECT_EQ(0, peer_write(peer, "connect", "1"));
@@ -354,7 +354,7 @@ TEST_F_TIMEOUT(fabric, peer_restart_reconnects, FABRIC_TEST_TIMEOUT)
 		EXPECT_EQ(0, syscall(SYS_finit_module, fd, "", 0));
 		close(fd);
 		EXPECT_STREQ("unset", cfg_read(FABRIC_CFG "/cluster_key", buf, sizeof(buf)));
-		ASSERT_EQ(0, fabric_mesh(KEY1));
+		ASSERT_EQ(0, fabric_pair(KEY1));
 	} else {
 		EXPECT_TRUE(peer_wait_state(peer, "down", PEER_MS));
 		EXPECT_TRUE(contains(peer_read(peer, "last_error", buf, sizeof(buf)),
@@ -380,7 +380,7 @@ TEST_F_TIMEOUT(fabric, unreachable_peer_is_dropped_and_reconnected, FABRIC_TEST_
 
 	/* faster than the defaults, for the test */
 	ASSERT_EQ(0, cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "3000"));
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_EQ(0, fabric_barrier("unreachable-configured"));
 	if (me == 0) {
 		EXPECT_EQ(0, peer_write(peer, "connect", "1"));

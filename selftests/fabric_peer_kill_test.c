@@ -88,7 +88,7 @@ FIXTURE(peer_kill) {
 FIXTURE_SETUP(peer_kill)
 {
 	ASSERT_EQ(2U, fabric_servers());
-	ASSERT_EQ(0, fabric_mesh(KEY1));
+	ASSERT_EQ(0, fabric_pair(KEY1));
 	ASSERT_EQ(0, cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "3000"));
 	ASSERT_ACL_OK(aclInit(NULL));
 	ASSERT_ACL_OK(aclrtSetDevice(0));

@@ -570,7 +570,10 @@ TEST_F_TIMEOUT(three, a_dead_server_is_released_while_the_survivors_copy_on, FAB
 			pause();
 	}
 
-	/* servers 0 and 1, the survivors: the cluster is now the two of them */
+	/*
+	 * servers 0 and 1, the survivors: the cluster is now the two of them
+	 * (the dead one is the last id, so the barriers' ids stay below 2)
+	 */
 	setenv("ACL_SERVERS", "2", 1);
 	ASSERT_TRUE(child_tell(of[survivor], 'm'));
 	ASSERT_TRUE(child_hear(of[survivor], &r, COUNT_MS));
