@@ -445,11 +445,18 @@ TEST_F_TIMEOUT(three, sixteen_importers_on_two_servers_admitted_by_server_and_tg
 	ASSERT_EQ(0, fabric_barrier("freed"));
 }
 
-/* Test 2: each server's memory, and what lands in it. */
-#define SIZE2 (4UL << 20)
-#define SRC_OFF ((1UL << 20) + 4095)
+/*
+ * Test 2: each server's memory, and what lands in it. Every server is read
+ * at SRC_OFF by one peer while another writes at DST_OFF: the two ranges
+ * must not meet, or a read would see the write half done. Both cross a
+ * registration window's end (511 pages of 4 KiB on soft-RoCE).
+ */
+#define SIZE2 (6UL << 20)
+#define SRC_OFF ((3UL << 20) + 4095)
 #define DST_OFF 12345UL
-#define COPY_LEN ((2UL << 20) + 4097)	/* across 2 MiB windows on both sides */
+#define COPY_LEN ((2UL << 20) + 4097)
+_Static_assert(DST_OFF + COPY_LEN <= SRC_OFF && SRC_OFF + COPY_LEN <= SIZE2,
+	       "the read and the written range of a server must not meet");
 
 /*
  * Every server imports both others' memory and copies from the next one's
