@@ -690,9 +690,9 @@ static void acl_conn_timeout(struct work_struct *work)
  * An authenticated link says it is alive every keepalive_ms, and is closed
  * when it has heard nothing for peer_timeout_ms (no message, and no send of
  * ours acknowledged), or no message for ACL_FABRIC_ACKED_SILENCE times that
- * (a peer that acknowledges but never speaks is hung): a peer that died, hangs or
- * became unreachable is noticed in bounded time (a send that cannot be
- * delivered also fails on its own, after the queue pair's retries).
+ * (a peer that acknowledges but never speaks is hung): a peer that died,
+ * hangs or became unreachable is noticed in bounded time (a send that cannot
+ * be delivered also fails on its own, after the queue pair's retries).
  */
 static void acl_conn_keepalive(struct work_struct *work)
 {

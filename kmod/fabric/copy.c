@@ -551,9 +551,10 @@ out_unpin:
  * answer at once onto plain Ethernet, and the NIC, switch or socket that
  * overflows drops its tail. The lost tail is only asked for again when the
  * requester's ACK timer expires (67 ms, ACL_FABRIC_ACK_TIMEOUT), again and
- * again while the bursts stay large: measured between two guests, 16 MiB took 4.4 s to read
- * in 512 KiB pieces and 0.58 s in 64 KiB ones (WRITEs are paced by the
- * sender and need no such limit). read_burst_kb overrides the choice.
+ * again while the bursts stay large: measured between two guests, 16 MiB
+ * took 4.4 s to read in 512 KiB pieces and 0.58 s in 64 KiB ones (WRITEs are
+ * paced by the sender and need no such limit). read_burst_kb overrides the
+ * choice.
  */
 static u64 acl_read_burst(struct ib_device *dev)
 {
