@@ -470,13 +470,19 @@ static inline int acl_send_val(struct acl_chan *ch, const void *v, size_t len)
 	return write(ch->wr, v, len) == (ssize_t)len ? 0 : -1;
 }
 
-static inline int acl_recv_val(struct acl_chan *ch, void *v, size_t len)
+/* Waits up to @ms for a value; returns 0, or -1 on timeout or EOF. */
+static inline int acl_recv_val_within(struct acl_chan *ch, void *v, size_t len, int ms)
 {
 	struct pollfd pfd = { .fd = ch->rd, .events = POLLIN };
 
-	if (poll(&pfd, 1, ACL_SYNC_TIMEOUT_MS) != 1)
+	if (poll(&pfd, 1, ms) != 1)
 		return -1;
 	return read(ch->rd, v, len) == (ssize_t)len ? 0 : -1;
+}
+
+static inline int acl_recv_val(struct acl_chan *ch, void *v, size_t len)
+{
+	return acl_recv_val_within(ch, v, len, ACL_SYNC_TIMEOUT_MS);
 }
 
 /* Offset of the first byte of @p that is not @byte, or @len. */
@@ -773,6 +779,27 @@ struct acl_mapping {
 	size_t size;
 };
 
+/*
+ * ReserveMemAddress + MapMem of @size bytes of m->handle, a handle just made;
+ * on failure, undoes that and frees the handle.
+ */
+static inline aclError acl_map_or_free(struct acl_mapping *m, size_t size)
+{
+	aclError e = aclrtReserveMemAddress(&m->va, size, 0, NULL, 0);
+
+	if (!e) {
+		e = aclrtMapMem(m->va, size, 0, m->handle, 0);
+		if (e)
+			aclrtReleaseMemAddress(m->va);
+	}
+	if (e) {
+		aclrtFreePhysical(m->handle);
+		return e;
+	}
+	m->size = size;
+	return ACL_SUCCESS;
+}
+
 /* MallocPhysical + ReserveMemAddress + MapMem; undoes what it did on failure. */
 static inline aclError acl_map_new(struct acl_mapping *m, size_t size, aclrtMemAttr attr,
 				   aclrtMemLocationType type, uint32_t id)
@@ -782,21 +809,7 @@ static inline aclError acl_map_new(struct acl_mapping *m, size_t size, aclrtMemA
 
 	memset(m, 0, sizeof(*m));
 	e = aclrtMallocPhysical(&m->handle, size, &prop, 0);
-	if (e)
-		return e;
-	e = aclrtReserveMemAddress(&m->va, size, 0, NULL, 0);
-	if (e) {
-		aclrtFreePhysical(m->handle);
-		return e;
-	}
-	e = aclrtMapMem(m->va, size, 0, m->handle, 0);
-	if (e) {
-		aclrtReleaseMemAddress(m->va);
-		aclrtFreePhysical(m->handle);
-		return e;
-	}
-	m->size = size;
-	return ACL_SUCCESS;
+	return e ? e : acl_map_or_free(m, size);
 }
 
 /* UnmapMem + ReleaseMemAddress + FreePhysical; returns the first error. */

@@ -132,26 +132,6 @@ static aclError export_filled(struct _test_data_copy *self, size_t size, aclrtMe
 			    ACL_MEM_SHARE_HANDLE_TYPE_FABRIC, &self->tok);
 }
 
-/* Server 1: imports @t and maps it; its address in *va. */
-static aclError import_map(struct share_token *t, size_t size, aclrtDrvMemHandle *h, void **va)
-{
-	aclError e = share_import(t, h);
-
-	if (e)
-		return e;
-	e = aclrtReserveMemAddress(va, size, 0, NULL, 0);
-	if (!e)
-		e = aclrtMapMem(*va, size, 0, *h, 0);
-	return e;
-}
-
-static aclError unmap_free(aclrtDrvMemHandle h, void *va)
-{
-	aclError e1 = aclrtUnmapMem(va), e2 = aclrtReleaseMemAddress(va), e3 = aclrtFreePhysical(h);
-
-	return e1 ? e1 : e2 ? e2 : e3;
-}
-
 /*
  * Every read is exact; every write lands where it was aimed and nowhere
  * else; a memset and a copy within the remote memory too. With huge pages
@@ -208,12 +188,13 @@ TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEO
 			self->mapped = false;
 			ASSERT_EQ(0, fabric_barrier("checked"));
 		} else {
-			aclrtDrvMemHandle h;
 			unsigned char *va, *buf = malloc(size);
+			struct acl_mapping im;
 
 			ASSERT_NE(NULL, buf);
 			ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
-			ASSERT_ACL_OK(import_map(&theirs, size, &h, (void **)&va));
+			ASSERT_ACL_OK(share_import_map(&theirs, size, &im));
+			va = im.va;
 			for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
 				size_t off = reads[i].off, len = reads[i].len;
 				long long bad;
@@ -246,7 +227,7 @@ TEST_F_TIMEOUT(copy, reads_and_writes_are_exact_at_any_offset, FABRIC_TEST_TIMEO
 					EXPECT_EQ(written((2UL << 20) - 3 + j), buf[j]);
 			}
 			ASSERT_EQ(0, fabric_barrier("written"));
-			ASSERT_ACL_OK(unmap_free(h, va));
+			ASSERT_ACL_OK(acl_map_delete(&im));
 			free(buf);
 			ASSERT_EQ(0, fabric_barrier("checked"));
 		}
@@ -270,20 +251,20 @@ TEST_F_TIMEOUT(copy, reads_are_exact_whatever_the_read_burst, FABRIC_TEST_TIMEOU
 		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
 		ASSERT_EQ(0, fabric_barrier("read"));
 	} else {
-		unsigned char *va, *buf = malloc(len);
-		aclrtDrvMemHandle h;
+		unsigned char *buf = malloc(len);
+		struct acl_mapping im;
 		long long bad;
 
 		ASSERT_NE(NULL, buf);
 		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
-		ASSERT_ACL_OK(import_map(&theirs, SMALL, &h, (void **)&va));
+		ASSERT_ACL_OK(share_import_map(&theirs, SMALL, &im));
 		for (size_t i = 0; i < sizeof(bursts) / sizeof(bursts[0]); i++) {
 			ASSERT_EQ(0, cfg_write(READ_BURST, bursts[i]));
-			ASSERT_ACL_OK(read_checked(buf, va, off, len, &bad));
+			ASSERT_ACL_OK(read_checked(buf, im.va, off, len, &bad));
 			EXPECT_EQ(-1, bad) TH_LOG("read_burst_kb %s", bursts[i]);
 		}
 		ASSERT_EQ(0, cfg_write(READ_BURST, "0"));
-		ASSERT_ACL_OK(unmap_free(h, va));
+		ASSERT_ACL_OK(acl_map_delete(&im));
 		free(buf);
 		ASSERT_EQ(0, fabric_barrier("read"));
 	}
@@ -302,11 +283,12 @@ TEST_F_TIMEOUT(copy, copy_after_the_link_ended_fails_cleanly, FABRIC_TEST_TIMEOU
 		ASSERT_EQ(0, fabric_barrier("ended"));
 		ASSERT_EQ(0, fabric_barrier("tried"));
 	} else {
-		aclrtDrvMemHandle h;
 		unsigned char *va, buf[64];
+		struct acl_mapping im;
 
 		ASSERT_EQ(0, fabric_swap("handle", &self->tok, &theirs, sizeof(theirs)));
-		ASSERT_ACL_OK(import_map(&theirs, SMALL, &h, (void **)&va));
+		ASSERT_ACL_OK(share_import_map(&theirs, SMALL, &im));
+		va = im.va;
 		ASSERT_ACL_OK(aclrtMemcpy(buf, sizeof(buf), va + 5, sizeof(buf),
 					  ACL_MEMCPY_DEVICE_TO_HOST));
 		EXPECT_EQ(share_pattern(5), buf[0]);
@@ -317,7 +299,7 @@ TEST_F_TIMEOUT(copy, copy_after_the_link_ended_fails_cleanly, FABRIC_TEST_TIMEOU
 			   aclrtMemcpy(buf, sizeof(buf), va, sizeof(buf), ACL_MEMCPY_DEVICE_TO_HOST),
 			   "link");
 		EXPECT_ACL(ACL_ERROR_RT_DRV_INTERNAL_ERROR, aclrtMemset(va, 64, 0, 64), "link");
-		ASSERT_ACL_OK(unmap_free(h, va));
+		ASSERT_ACL_OK(acl_map_delete(&im));
 		ASSERT_EQ(0, fabric_barrier("tried"));
 	}
 }
@@ -355,13 +337,14 @@ TEST_F_TIMEOUT(copy, exporter_free_and_importer_kill_during_copies, FABRIC_TEST_
 			ASSERT_LE(0, child);
 			if (child == 0) {
 				unsigned char *buf = malloc(SMALL), *va;
-				aclrtDrvMemHandle h;
+				struct acl_mapping im;
 				bool told = false;
 
 				CHILD_CHECK(buf != NULL, "malloc");
 				CHILD_CHECK(aclrtSetDevice(0) == ACL_SUCCESS, "set device");
-				CHILD_CHECK(import_map(&theirs, SMALL, &h, (void **)&va) == 0,
+				CHILD_CHECK(share_import_map(&theirs, SMALL, &im) == 0,
 					    "import: %s", aclGetRecentErrMsg());
+				va = im.va;
 				/* k 0: reads until told to stop; k 1: reads until killed */
 				for (;;) {
 					CHILD_CHECK(aclrtMemcpy(buf, SMALL, va, SMALL,
@@ -380,7 +363,7 @@ TEST_F_TIMEOUT(copy, exporter_free_and_importer_kill_during_copies, FABRIC_TEST_
 							break;
 					}
 				}
-				CHILD_CHECK(unmap_free(h, va) == 0, "free: %s", aclGetRecentErrMsg());
+				CHILD_CHECK(acl_map_delete(&im) == 0, "free: %s", aclGetRecentErrMsg());
 				_exit(0);
 			}
 			kids[k] = child;

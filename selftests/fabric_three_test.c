@@ -38,10 +38,10 @@ static unsigned char mark(size_t off)
 	return (unsigned char)(off * 13 + 5);
 }
 
-/* A child process of a test and the two pipes to it. */
+/* A child process of a test and its channel (acl_chan: commands to it, replies from it). */
 struct child {
 	pid_t pid;
-	int cmd, res;		/* to it, from it */
+	struct acl_chan ch;
 };
 
 /* What a child answers: its kind of answer, an aclError (-1: bytes differ), good copies. */
@@ -51,50 +51,33 @@ struct reply {
 	char kind;
 };
 
-static void child_reply(int fd, char kind, int32_t err, uint32_t copies)
+static void child_reply(struct acl_chan *ch, char kind, int32_t err, uint32_t copies)
 {
 	struct reply r = { .err = err, .copies = copies, .kind = kind };
 
-	CHILD_CHECK(write(fd, &r, sizeof(r)) == sizeof(r), "reply");
+	CHILD_CHECK(acl_send_val(ch, &r, sizeof(r)) == 0, "reply");
 }
 
 /* Reads the next reply of @c, @ms at most: false on a timeout or end of file. */
 static bool child_hear(struct child *c, struct reply *r, int ms)
 {
-	struct pollfd p = { .fd = c->res, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1 && read(c->res, r, sizeof(*r)) == sizeof(*r);
+	return acl_recv_val_within(&c->ch, r, sizeof(*r), ms) == 0;
 }
 
-static bool child_tell(struct child *c, char what)
-{
-	return write(c->cmd, &what, 1) == 1;
-}
-
-/* Forks with both pipes set up; in the child, @body never returns. */
-static pid_t child_start(struct child *c, void (*body)(const struct share_token *, int, int),
+/* Forks with the channel set up; in the child, @body never returns. */
+static pid_t child_start(struct child *c,
+			 void (*body)(const struct share_token *, struct acl_chan *),
 			 const struct share_token *t)
 {
-	int cmd[2], res[2];
-
-	if (pipe(cmd))
+	if (acl_chan_init(&c->ch))
 		return -1;
-	if (pipe(res)) {
-		close(cmd[0]);
-		close(cmd[1]);
-		return -1;
-	}
 	c->pid = fork();
 	if (c->pid == 0) {
-		close(cmd[1]);
-		close(res[0]);
-		body(t, cmd[0], res[1]);
+		acl_chan_child(&c->ch);
+		body(t, &c->ch);
 		_exit(1);
 	}
-	close(cmd[0]);
-	close(res[1]);
-	c->cmd = cmd[1];
-	c->res = res[0];
+	acl_chan_parent(&c->ch);
 	return c->pid;
 }
 
@@ -105,8 +88,7 @@ static void child_reap(struct child *c)
 		return;
 	kill(c->pid, SIGKILL);
 	acl_wait(c->pid);
-	close(c->cmd);
-	close(c->res);
+	acl_chan_close(&c->ch);
 	c->pid = 0;
 }
 
@@ -115,40 +97,36 @@ static bool child_done(struct child *c)
 {
 	int st = acl_wait(c->pid);
 
-	close(c->cmd);
-	close(c->res);
+	acl_chan_close(&c->ch);
 	c->pid = 0;
 	return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /*
  * An importer of @t, driven command by command: 'i' import and map, 'r' read
- * its eighth of it (the @n-th; the 8 importers of a server read all of it)
- * and check the exporter's pattern, 'w' write the mark, 'v' read the
- * mark back with a byte of the pattern either side, 'f' unmap, free and exit.
+ * its eighth of it (the 8 importers of a server read all of it) and check
+ * the exporter's pattern, 'w' write the mark, 'v' read the mark back with a
+ * byte of the pattern either side, 'f' unmap, free and exit.
  */
 #define EIGHTH (SHARE_SIZE / IMPORTERS)
-static void importer_body(const struct share_token *t, int cmd, int res)
+static void importer_body(const struct share_token *t, struct acl_chan *ch)
 {
 	size_t mine = (size_t)(getpid() - TGID_BASE) % IMPORTERS * EIGHTH;
 	unsigned char *buf = malloc(SHARE_SIZE);
 	struct share_token tok = *t;
-	aclrtDrvMemHandle h = NULL;
-	unsigned char *va = NULL;
+	struct acl_mapping m = {};
+	unsigned char *va;
 	char c;
 
 	CHILD_CHECK(buf != NULL, "malloc");
 	CHILD_CHECK(aclrtSetDevice(0) == ACL_SUCCESS, "set device");
-	while (read(cmd, &c, 1) == 1) {
+	while (read(ch->rd, &c, 1) == 1) {
 		aclError e = ACL_SUCCESS;
 
+		va = m.va;
 		switch (c) {
 		case 'i':
-			e = share_import(&tok, &h);
-			if (!e)
-				e = aclrtReserveMemAddress((void **)&va, SHARE_SIZE, 0, NULL, 0);
-			if (!e)
-				e = aclrtMapMem(va, SHARE_SIZE, 0, h, 0);
+			e = share_import_map(&tok, SHARE_SIZE, &m);
 			break;
 		case 'r':
 			memset(buf, 0, EIGHTH);
@@ -175,12 +153,7 @@ static void importer_body(const struct share_token *t, int cmd, int res)
 					e = -1;
 			break;
 		case 'f':
-			e = aclrtUnmapMem(va);
-			if (!e)
-				e = aclrtReleaseMemAddress(va);
-			if (!e)
-				e = aclrtFreePhysical(h);
-			child_reply(res, c, e, 0);
+			child_reply(ch, c, acl_map_delete(&m), 0);
 			_exit(0);
 		default:
 			e = -2;
@@ -188,7 +161,7 @@ static void importer_body(const struct share_token *t, int cmd, int res)
 		if (e > 0)
 			fprintf(stderr, "# importer %d: '%c' gave %d: %s\n", (int)getpid(), c,
 				(int)e, aclGetRecentErrMsg());
-		child_reply(res, c, e, 0);
+		child_reply(ch, c, e, 0);
 	}
 	_exit(1);
 }
@@ -201,26 +174,23 @@ static void importer_body(const struct share_token *t, int cmd, int res)
  */
 #define SIZE3 SHARE_SIZE
 #define COPY3 (SIZE3 / 2)
-static void reader_body(const struct share_token *t, int cmd, int res)
+static void reader_body(const struct share_token *t, struct acl_chan *ch)
 {
 	unsigned char *buf = malloc(COPY3);
 	struct share_token tok = *t;
-	aclrtDrvMemHandle h;
+	struct acl_mapping m;
 	uint32_t copies = 0;
-	void *va = NULL;
 	aclError e;
 
 	CHILD_CHECK(buf != NULL, "malloc");
 	CHILD_CHECK(aclrtSetDevice(0) == ACL_SUCCESS, "set device");
-	CHILD_CHECK(share_import(&tok, &h) == ACL_SUCCESS, "import: %s", aclGetRecentErrMsg());
-	CHILD_CHECK(aclrtReserveMemAddress(&va, SIZE3, 0, NULL, 0) == ACL_SUCCESS, "reserve");
-	CHILD_CHECK(aclrtMapMem(va, SIZE3, 0, h, 0) == ACL_SUCCESS, "map: %s",
-		    aclGetRecentErrMsg());
+	e = share_import_map(&tok, SIZE3, &m);
+	CHILD_CHECK(e == ACL_SUCCESS, "import and map: %d %s", e, aclGetRecentErrMsg());
 	for (bool stop = false;;) {
-		struct pollfd p = { .fd = cmd, .events = POLLIN };
+		struct pollfd p = { .fd = ch->rd, .events = POLLIN };
 		char c;
 
-		e = aclrtMemcpy(buf, COPY3, va, COPY3, ACL_MEMCPY_DEVICE_TO_HOST);
+		e = aclrtMemcpy(buf, COPY3, m.va, COPY3, ACL_MEMCPY_DEVICE_TO_HOST);
 		if (!e && share_check(buf, COPY3) != COPY3)
 			e = -1;
 		if (e) {
@@ -229,22 +199,21 @@ static void reader_body(const struct share_token *t, int cmd, int res)
 			break;
 		}
 		if (++copies == 1)
-			child_reply(res, 'c', 0, copies);
+			child_reply(ch, 'c', 0, copies);
 		if (stop)
 			break;
 		if (poll(&p, 1, 0) == 1) {
-			CHILD_CHECK(read(cmd, &c, 1) == 1, "command");
+			CHILD_CHECK(read(ch->rd, &c, 1) == 1, "command");
 			if (c == 'm')
-				child_reply(res, 'm', 0, copies);
+				child_reply(ch, 'm', 0, copies);
 			else
 				stop = true;
 		}
 	}
-	child_reply(res, 'e', e, copies);
+	child_reply(ch, 'e', e, copies);
 	/* a dead import still unmaps and frees */
-	CHILD_CHECK(aclrtUnmapMem(va) == ACL_SUCCESS, "unmap: %s", aclGetRecentErrMsg());
-	CHILD_CHECK(aclrtReleaseMemAddress(va) == ACL_SUCCESS, "release");
-	CHILD_CHECK(aclrtFreePhysical(h) == ACL_SUCCESS, "free: %s", aclGetRecentErrMsg());
+	e = acl_map_delete(&m);
+	CHILD_CHECK(e == ACL_SUCCESS, "unmap and free: %d %s", e, aclGetRecentErrMsg());
 	_exit(0);
 }
 
@@ -313,7 +282,7 @@ static void importers_do(struct __test_metadata *_metadata, struct child *kids, 
 {
 	for (unsigned int i = 0; i < IMPORTERS; i++)
 		if (mask & (1U << i))
-			ASSERT_TRUE(child_tell(&kids[i], what));
+			ASSERT_EQ(0, acl_tell(&kids[i].ch, what));
 	for (unsigned int i = 0; i < IMPORTERS; i++) {
 		struct reply r;
 
@@ -469,7 +438,7 @@ TEST_F_TIMEOUT(three, copy_between_imports_of_two_other_servers, FABRIC_TEST_TIM
 {
 	unsigned int me = fabric_me(), from = (me + 1) % 3, to = (me + 2) % 3;
 	struct share_token tok, all[3];
-	aclrtDrvMemHandle hs, hd;
+	struct acl_mapping src, dst;
 	unsigned char *vs, *vd, *buf, *va;
 
 	ASSERT_ACL_OK(export_filled(self, SIZE2, me * 50, ACL_RT_VMM_EXPORT_FLAG_DISABLE_PID_VALIDATION,
@@ -477,12 +446,10 @@ TEST_F_TIMEOUT(three, copy_between_imports_of_two_other_servers, FABRIC_TEST_TIM
 	ASSERT_EQ(0, fabric_all("copy: handles", &tok, all, sizeof(tok)));
 	ASSERT_EQ(from, all[from].fabric.data[8]);
 	ASSERT_EQ(to, all[to].fabric.data[8]);
-	ASSERT_ACL_OK(share_import(&all[from], &hs));
-	ASSERT_ACL_OK(share_import(&all[to], &hd));
-	ASSERT_ACL_OK(aclrtReserveMemAddress((void **)&vs, SIZE2, 0, NULL, 0));
-	ASSERT_ACL_OK(aclrtMapMem(vs, SIZE2, 0, hs, 0));
-	ASSERT_ACL_OK(aclrtReserveMemAddress((void **)&vd, SIZE2, 0, NULL, 0));
-	ASSERT_ACL_OK(aclrtMapMem(vd, SIZE2, 0, hd, 0));
+	ASSERT_ACL_OK(share_import_map(&all[from], SIZE2, &src));
+	ASSERT_ACL_OK(share_import_map(&all[to], SIZE2, &dst));
+	vs = src.va;
+	vd = dst.va;
 	EXPECT_EQ(2, stat_of("remote_imports"));
 	ASSERT_EQ(0, fabric_barrier("imported"));
 	/* one holder from each other server */
@@ -515,12 +482,8 @@ TEST_F_TIMEOUT(three, copy_between_imports_of_two_other_servers, FABRIC_TEST_TIM
 	}
 	free(buf);
 	ASSERT_EQ(0, fabric_barrier("checked"));
-	ASSERT_ACL_OK(aclrtUnmapMem(vs));
-	ASSERT_ACL_OK(aclrtReleaseMemAddress(vs));
-	ASSERT_ACL_OK(aclrtFreePhysical(hs));
-	ASSERT_ACL_OK(aclrtUnmapMem(vd));
-	ASSERT_ACL_OK(aclrtReleaseMemAddress(vd));
-	ASSERT_ACL_OK(aclrtFreePhysical(hd));
+	ASSERT_ACL_OK(acl_map_delete(&src));
+	ASSERT_ACL_OK(acl_map_delete(&dst));
 	EXPECT_EQ(0, stat_of("remote_imports"));
 	ASSERT_EQ(0, fabric_barrier("copy freed"));
 	EXPECT_TRUE(stat_wait("remote_holders", 0, COUNT_MS));
@@ -582,7 +545,7 @@ TEST_F_TIMEOUT(three, a_dead_server_is_released_while_the_survivors_copy_on, FAB
 	 * (the dead one is the last id, so the barriers' ids stay below 2)
 	 */
 	setenv("ACL_SERVERS", "2", 1);
-	ASSERT_TRUE(child_tell(of[survivor], 'm'));
+	ASSERT_EQ(0, acl_tell(&of[survivor]->ch, 'm'));
 	ASSERT_TRUE(child_hear(of[survivor], &r, COUNT_MS));
 	ASSERT_EQ('m', r.kind) TH_LOG("the reader of server %u ended: %d", survivor, r.err);
 	at_kill = r.copies;
@@ -599,7 +562,7 @@ TEST_F_TIMEOUT(three, a_dead_server_is_released_while_the_survivors_copy_on, FAB
 
 	/* the other survivor's memory: copied all along, and still */
 	EXPECT_STREQ("up", peer_read(survivor, "state", st, sizeof(st)));
-	ASSERT_TRUE(child_tell(of[survivor], 's'));
+	ASSERT_EQ(0, acl_tell(&of[survivor]->ch, 's'));
 	ASSERT_TRUE(child_hear(of[survivor], &r, COUNT_MS));
 	ASSERT_EQ('e', r.kind);
 	EXPECT_EQ(0, r.err) TH_LOG("a copy from server %u failed", survivor);

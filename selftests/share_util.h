@@ -45,6 +45,16 @@ static inline aclError share_import(struct share_token *t, aclrtDrvMemHandle *h)
 	return aclrtMemImportFromShareableHandleV2(share_token_ptr(t), t->type, 0, h);
 }
 
+/* Imports @t and maps @size bytes of it at a new reservation; undoes what it did on failure. */
+static inline aclError share_import_map(struct share_token *t, size_t size, struct acl_mapping *m)
+{
+	aclError e;
+
+	memset(m, 0, sizeof(*m));
+	e = share_import(t, &m->handle);
+	return e ? e : acl_map_or_free(m, size);
+}
+
 /* The pattern byte an exporter writes at @off of a shared allocation. */
 static inline unsigned char share_pattern(size_t off)
 {
@@ -69,16 +79,9 @@ static inline size_t share_check(const void *va, size_t size)
 /* Imports @t, maps it and checks the pattern; in a child (CHILD_CHECK). */
 static inline void share_child_import_map(struct share_token *t, struct acl_mapping *m)
 {
-	aclError e;
+	aclError e = share_import_map(t, SHARE_SIZE, m);
 
-	memset(m, 0, sizeof(*m));
-	e = share_import(t, &m->handle);
-	CHILD_CHECK(e == ACL_SUCCESS, "import: %d %s", e, aclGetRecentErrMsg());
-	e = aclrtReserveMemAddress(&m->va, SHARE_SIZE, 0, NULL, 0);
-	CHILD_CHECK(e == ACL_SUCCESS, "reserve: %d %s", e, aclGetRecentErrMsg());
-	e = aclrtMapMem(m->va, SHARE_SIZE, 0, m->handle, 0);
-	CHILD_CHECK(e == ACL_SUCCESS, "map: %d %s", e, aclGetRecentErrMsg());
-	m->size = SHARE_SIZE;
+	CHILD_CHECK(e == ACL_SUCCESS, "import and map: %d %s", e, aclGetRecentErrMsg());
 	CHILD_CHECK(share_check(m->va, SHARE_SIZE) == SHARE_SIZE,
 		    "pattern differs at offset %zu", share_check(m->va, SHARE_SIZE));
 }
