@@ -18,9 +18,11 @@
 #                   tools/fetch-kernel.sh; the arm64 legs are cross-built
 #                   (tools/cross/aarch64-linux-gnu.ini) and boot qemu-system-aarch64
 #                   (build-LEG/).
-# Each leg ends with "=== leg NAME: N passed, M failed"; the last line of output is
-# "N passed, N failed" over all legs: the selftests' results counted by the VM runner,
-# plus one per other meson test. Exit status 0 only if nothing failed.
+# The summary at the end has a line "=== leg NAME: N passed, M failed (S s)" per leg, then
+# "=== what failed (K):" with one line per failure (the VM runner's own names for it), so
+# that the tail of a long log says what broke; the last line of output is "N passed, N
+# failed" over all legs: the selftests' results counted by the VM runner, plus one per
+# other meson test. Exit status 0 only if nothing failed.
 #
 #   tools/test.sh              every leg (what CI runs)
 #   tools/test.sh --stock      the stock leg only (a quick check while developing)
@@ -52,6 +54,7 @@ summary_fail() { # a failure before the tests could report: still end with the s
 }
 
 bash tools/install-deps.sh || summary_fail "installing dependencies failed"
+echo "=== test.sh: dependencies installed in $SECONDS s"
 
 # run_leg LEG BUILD_DIR [meson setup options...]: build and test one leg; never exits.
 logs=()
@@ -71,7 +74,9 @@ run_leg() {
 kv() { sed -n "s/^$1=//p" <<<"$out"; } # a KEY=VALUE line of the kernel script's output
 
 rc=0
+secs=() # LEG=SECONDS: each leg's wall time, kernel fetch or build included
 for leg in "${legs[@]}"; do
+	leg_t0=$SECONDS
 	echo "=== test.sh: $leg leg"
 	case $leg in
 	stock)
@@ -130,16 +135,39 @@ for leg in "${legs[@]}"; do
 		run_leg "$leg" "$build-$leg" "${opts[@]}" || rc=1
 		;;
 	esac
+	secs+=("$leg=$((SECONDS - leg_t0))")
 done
 
 # Count: the VM runner's own "N passed, N failed" for each vm-selftests* and vm-fabric*, one per other
 # test; the packages leg's own last line; a leg that produced no test log counts as one
 # failure.
-python3 - "$rc" "${logs[@]}" <<'PY'
-import json, re, sys
+SECS="${secs[*]}" TOTAL_S=$SECONDS python3 - "$rc" "${logs[@]}" <<'PY'
+import json, os, re, sys
 rc, legs = int(sys.argv[1]), sys.argv[2:]
+secs = dict(e.split('=', 1) for e in os.environ.get('SECS', '').split())
 passed = failed = 0
+failures = []   # what failed, to be read at the end of a long log
+
+def runner_failures(out):
+    """The VM runner's own list: the "  - " lines after "=== FAILURES (N):"."""
+    lines, on = [], False
+    for l in out.splitlines():
+        if l.startswith('=== FAILURES ('):
+            on = True
+        elif on and l.startswith('  - '):
+            lines.append(l[4:])
+        else:
+            on = False
+    return lines
+
+
 line_re = re.compile(r'^(\d+) passed, (\d+) failed$', re.M)
+
+
+def took(leg):
+    return f' ({secs[leg]} s)' if leg in secs else ''
+
+
 for entry in legs:
     leg, jlog = entry.split('=', 1)
     lp = lf = 0
@@ -149,7 +177,9 @@ for entry in legs:
         except OSError:
             m = []
         lp, lf = map(int, m[-1]) if m else (0, 1)
-        print(f'=== leg {leg}: {lp} passed, {lf} failed')
+        if lf:
+            failures.append(f'{leg}: see {jlog}')
+        print(f'=== leg {leg}: {lp} passed, {lf} failed{took(leg)}')
         passed += lp
         failed += lf
         continue
@@ -159,10 +189,15 @@ for entry in legs:
         tests = []
     if not tests:
         lf += 1
+        failures.append(f'{leg}: no test results ({jlog})')
     for t in tests:
         ok = t.get('result') in ('OK', 'EXPECTEDFAIL')
-        m = line_re.findall(t.get('stdout') or '')
-        if t.get('name', '').startswith(('vm-selftests', 'vm-fabric')) and m:
+        name, out = t.get('name', ''), t.get('stdout') or ''
+        m = line_re.findall(out)
+        if not ok:
+            what = runner_failures(out) or [f"{t.get('result')} after {t.get('duration', 0):.0f} s"]
+            failures += [f'{leg}: {name}: {w}' for w in what]
+        if name.startswith(('vm-selftests', 'vm-fabric')) and m:
             p, f = map(int, m[-1])
             lp += p
             lf += f
@@ -173,13 +208,20 @@ for entry in legs:
             lp += 1
         else:
             lf += 1
-    print(f'=== leg {leg}: {lp} passed, {lf} failed')
+    print(f'=== leg {leg}: {lp} passed, {lf} failed{took(leg)}')
     passed += lp
     failed += lf
 if not legs:
     failed += 1
 if rc != 0 and failed == 0:
     failed = 1
+if failures:
+    print(f'=== what failed ({len(failures)}):')
+    for f in failures[:60]:
+        print(f'  - {f}')
+    if len(failures) > 60:
+        print(f'  ... and {len(failures) - 60} more')
+print(f"=== test.sh: {os.environ.get('TOTAL_S', '?')} s in all")
 print(f'{passed} passed, {failed} failed')
 sys.exit(1 if failed else 0)
 PY
