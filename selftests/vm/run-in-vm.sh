@@ -23,6 +23,11 @@
 #                      the run ends with the line "N passed, N failed".
 #                      demo: the commands' output is shown verbatim; any non-zero exit fails.
 #   --timeout SECONDS  kill a VM that has not powered off by then (default 900)
+#   --boot-limit SECONDS
+#                      a guest whose /init has not started by then is hung in its boot
+#                      (seen under TCG on a loaded host: stuck after "tsc: Unable to
+#                      calibrate against PIT"); it is killed and booted once more, and a
+#                      second such boot fails the run (default 240)
 #   --mem MiB          guest memory (default 1024)
 #   --smp N            guest CPUs (default 2)
 #   --insmod-args STR  module parameters for the first insmod (e.g. "device_count=4")
@@ -44,7 +49,8 @@
 #                      ACL_SERVER_ID=i, ACL_SERVERS=N, ACL_SERVER_IP (its own address) and
 #                      ACL_SERVER_IPS (all addresses, in order of id, space separated). They
 #                      start once every server is up (a barrier over HTTP, busybox httpd on
-#                      port 7077, 180 s at most), and no server powers off before every
+#                      port 7077, twice --boot-limit plus 60 s at most: a server that comes
+#                      up too late runs no command), and no server powers off before every
 #                      other one has finished its commands (or is gone). Output lines carry
 #                      "[server i] "; failures are named "server i: ..."; test mode sums
 #                      the results of all servers; any server's failure (a command, its
@@ -108,7 +114,7 @@ usage() { # usage [STATUS]: the header above; on stderr unless asked for with --
 	exit "${1:-2}"
 }
 
-kernel='' module='' mode='' arch=x86_64 bb='' timeout_s=900 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
+kernel='' module='' mode='' arch=x86_64 bb='' timeout_s=900 boot_limit=240 mem=1024 smp=2 insmod_args='' log_out='' kmemleak=0
 servers=0 modules_dir='' rdma_bin='' fabric_module=''
 extra_append=''
 envs=()
@@ -146,6 +152,7 @@ while (($#)); do
 	--busybox) bb=${2?}; shift 2 ;;
 	--mode) mode=${2?}; shift 2 ;;
 	--timeout) timeout_s=${2?}; shift 2 ;;
+	--boot-limit) boot_limit=${2?}; shift 2 ;;
 	--mem) mem=${2?}; shift 2 ;;
 	--smp) smp=${2?}; shift 2 ;;
 	--insmod-args) insmod_args=${2?}; shift 2 ;;
@@ -182,6 +189,9 @@ done
 [[ $mode == test || $mode == demo ]] || { echo "$prog: --mode must be test or demo" >&2; usage; }
 [[ -n $kernel && -n $module ]] || { echo "$prog: --kernel and --module are required" >&2; usage; }
 [[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || die "--timeout must be a positive number of seconds"
+[[ $boot_limit =~ ^[0-9]+$ && $boot_limit -gt 0 ]] || die "--boot-limit must be a positive number of seconds"
+# how long a server waits for the others to come up: a hung boot and the one after it
+ready_s=$((2 * boot_limit + 60))
 [[ $servers == 0 || $servers == 2 || $servers == 3 ]] || { echo "$prog: --servers must be 2 or 3" >&2; usage; }
 servers_insmod=''
 # (expanded in the guest: each server's own id)
@@ -416,15 +426,21 @@ EOF
 		fi
 		cat <<EOF
 touch /srv/fabric/ready
-fabric_wait ready 180 0 && echo "$M:fabric-ready all $servers servers up at \$(uptime_s) s@@"
+fabric_ok=0
+fabric_wait ready $ready_s 0 && fabric_ok=1 && echo "$M:fabric-ready all $servers servers up at \$(uptime_s) s@@"
 EOF
 	fi
 	for i in "${!cmds[@]}"; do
+		# (with servers: only once every server is up; a command alone would only
+		# wait on the missing ones)
+		# shellcheck disable=SC2016 # the guest's shell expands it
+		if ((servers)); then echo 'if [ $fabric_ok = 1 ]; then'; fi
 		cat <<EOF
 echo "$M:start $i@@"
 ${cmds[$i]} </dev/null
 echo "$M:rc $i \$?@@"
 EOF
+		if ((servers)); then echo 'fi'; fi
 	done
 	if ((servers)); then
 		# Stay up until every server has run its commands: a peer may still need us.
@@ -490,11 +506,13 @@ stream_filter() {
 		index($0, M ":dmesg-end@@") { quiet = 0; next }
 		index($0, M ":start ") {
 			s = $0; sub(".*" M ":start ", "", s); sub("@@.*", "", s)
+			t0[s] = systime()
 			printf "=== [%d/%d] %s\n", s + 1, n, nm[s + 1]; fflush(); next
 		}
 		index($0, M ":rc ") {
 			s = $0; sub(".*" M ":rc ", "", s); sub("@@.*", "", s); split(s, a, " ")
-			printf "=== [%d/%d] %s: exit status %s\n", a[1] + 1, n, nm[a[1] + 1], a[2]; fflush(); next
+			printf "=== [%d/%d] %s: exit status %s after %d s\n", a[1] + 1, n, nm[a[1] + 1], a[2], \
+				(a[1] in t0) ? systime() - t0[a[1]] : 0; fflush(); next
 		}
 		index($0, M ":insmod ") {
 			s = $0; sub(".*" M ":insmod ", "", s); sub("@@.*", "", s)
@@ -544,13 +562,27 @@ fi
 
 # One guest: $console, $qemu_err, $log_this (--log), $line_prefix (for each streamed line)
 # and $guest_args (more qemu arguments) / $guest_append (more command line) say which.
-qemu_err=$tmp/qemu.err log_this=$log_out line_prefix='' guest_args=() guest_append=''
+# $pidfile is its qemu's pid; "$console.hung" says the last boot was killed as hung.
+qemu_err=$tmp/qemu.err log_this=$log_out line_prefix='' guest_args=() guest_append='' pidfile=$tmp/qemu.pid
 boot() {
-	local qemu_cmd=(timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem"
+	local wd qemu_cmd=(timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem"
 		-smp "$smp" -display none -monitor none -no-reboot -nodefaults
-		-chardev stdio,id=con,signal=off -serial chardev:con "${guest_args[@]}"
+		-chardev stdio,id=con,signal=off -serial chardev:con "${guest_args[@]}" -pidfile "$pidfile"
 		-kernel "$kernel" -initrd "$initrd"
 		-append "console=$console_dev quiet panic=-1 oops=panic rdinit=/init $kernel_log_args${extra_append:+ $extra_append}$guest_append")
+	rm -f "$pidfile" "$console.hung"
+	# The boot watchdog: /init not started within --boot-limit seconds is a hung boot.
+	(
+		exec </dev/null >/dev/null 2>&1
+		for ((t = 0; t < boot_limit; t++)); do
+			sleep 1
+			grep -qF "$M:boot " "$console" && exit 0
+		done
+		touch "$console.hung"
+		# (TERM: qemu ends quietly; KILL would have bash report the pipeline killed)
+		kill -TERM "$(cat "$pidfile")" && sleep 5 && kill -KILL "$(cat "$pidfile")"
+	) &
+	wd=$!
 	set +e
 	if [[ -z $line_prefix ]]; then
 		"${qemu_cmd[@]}" </dev/null 2>"$qemu_err" | sed -u 's/\r$//' | tee "$console" | stream_filter
@@ -559,20 +591,29 @@ boot() {
 			sed -u "s/^/$line_prefix/"
 	fi
 	qemu_rc=${PIPESTATUS[0]}
+	kill "$wd" 2>/dev/null
+	wait "$wd" 2>/dev/null
 	set -e
 }
-boot_guest() { # boot, and once more after a crash before /init
+boot_guest() { # boot, and once more after a crash or a hang before /init
+	local what=''
 	boot
-	# A kernel that dies before /init has run nothing of ours (the module is not
-	# loaded yet): a crash of the emulated boot itself (seen once: an int3 oops in
-	# PREEMPT_RT's early boot under TCG). Boot once more, and say so; a second
-	# such crash fails the run as usual.
-	if ((qemu_rc != 124 && qemu_rc != 137)) && ! grep -qF "$M:boot " "$console" &&
+	# A kernel that dies or hangs before /init has run nothing of ours (the module
+	# is not loaded yet): a fault of the emulated boot itself (seen: an int3 oops in
+	# PREEMPT_RT's early boot under TCG; a debug kernel stuck after "tsc: Unable to
+	# calibrate against PIT" on a loaded host). Boot once more, and say so; a
+	# second such boot fails the run as usual.
+	if [[ -f $console.hung ]]; then
+		what="hung before /init (not reached within $boot_limit s)"
+	elif ((qemu_rc != 124 && qemu_rc != 137)) && ! grep -qF "$M:boot " "$console" &&
 		grep -qE 'Kernel panic|Oops|BUG:' "$console"; then
+		what="crashed before /init"
+	fi
+	if [[ -n $what ]]; then
 		cp "$console" "$console.first-boot"
-		echo "$prog: ${line_prefix}the kernel crashed before /init, before anything of ours ran (above); booting once more" >&2
+		echo "$prog: ${line_prefix}the kernel $what, before anything of ours ran (above); booting once more" >&2
 		boot
-		{ echo "=== the first boot, which crashed before /init:"; cat "$console.first-boot"
+		{ echo "=== the first boot, which $what:"; cat "$console.first-boot"
 		  echo "=== the second boot:"; cat "$console"; } >"$console.both"
 		[[ -n $log_this ]] && cp "$console.both" "$log_this.both"
 	fi
@@ -602,7 +643,7 @@ else
 			guest_args=(-netdev "socket,id=n0,mcast=$group:$port,localaddr=127.0.0.1"
 				-device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$((s + 1)),romfile=")
 			guest_append=" acl_server=$s"
-			guest_args+=(-pidfile "$tmp/qemu.pid.$s")
+			pidfile=$tmp/qemu.pid.$s
 			: >"$console"
 			# A command of this server may ask for its qemu to be killed (ACL_VMRUN_KILL_ME).
 			(
@@ -648,6 +689,9 @@ judge() {
 	fi
 	if ((killed)); then
 		:
+	elif [[ -f $console.hung ]]; then
+		failures+=("vm: the kernel hung before /init twice (not reached within $boot_limit s)")
+		echo "$prog: ${line_prefix}the kernel hung before /init twice" >&2
 	elif ((qemu_rc == 124 || qemu_rc == 137)); then
 		failures+=("vm: VM timed out after $timeout_s s")
 		echo "$prog: ${line_prefix}VM timed out after $timeout_s s (killed)" >&2

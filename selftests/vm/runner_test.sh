@@ -140,7 +140,7 @@ kmsg_case() {
 	vm "$name" 300 -- "${base[@]}" --mode "$mode" --timeout 240 -- sh -c "$script"
 	check "exit status 1 (got $rc)" rc_is 1
 	check "the command itself succeeded (its 'exit status 0' line)" \
-		out_has '^=== \[1/1\] sh .*: exit status 0$'
+		out_has '^=== \[1/1\] sh .*: exit status 0 after [0-9]+ s$'
 	check "the failure 'kernel-log: the guest kernel log has errors'" \
 		out_has_fixed '  - kernel-log: the guest kernel log has errors'
 	check "the injected $prefix: line listed among the kernel log errors" \
@@ -207,7 +207,7 @@ case_end "control: a clean run in test mode passes (stdout 'WARNING:' is no kern
 vm control-demo 300 -- "${base[@]}" --mode demo --timeout 240 -- true
 check "exit status 0 (got $rc)" rc_is 0
 check "'=== no failures'" out_has '^=== no failures$'
-check "the command ran ('=== [1/1] true: exit status 0')" out_has '^=== \[1/1\] true: exit status 0$'
+check "the command ran ('=== [1/1] true: exit status 0')" out_has '^=== \[1/1\] true: exit status 0 after [0-9]+ s$'
 case_end "control: a clean run in demo mode passes"
 
 # ------------------------------------------------------------------ the kernel log
@@ -241,6 +241,18 @@ check "the failure 'vm: the guest never reached /init'" \
 check "booted a second time, and said so" \
 	err_has 'crashed before /init, before anything of ours ran'
 case_end "a kernel that dies before /init is booted twice, then fails the run"
+
+# ------------------------------------------------------------------ a hang before /init
+# PID 1 is busybox sleep, not /init: the boot never gets to /init's first line, as a
+# kernel stuck in its boot (the runner cannot tell the two apart, and need not).
+vm boot-hang 300 -- "${base[@]}" --mode demo --timeout 240 --boot-limit 8 \
+	--append "rdinit=/bin/busybox sleep 1000" -- true
+check "exit status 1 (got $rc)" rc_is 1
+check "booted a second time, and said so" err_has_fixed 'hung before /init (not reached within 8 s)'
+check "the failure 'vm: the kernel hung before /init twice'" \
+	out_has_fixed '  - vm: the kernel hung before /init twice (not reached within 8 s)'
+check "both boots killed, not left to --timeout (took $secs s)" test "$secs" -le 90
+case_end "a kernel that hangs before /init is killed after --boot-limit, booted twice, then fails the run"
 
 # ------------------------------------------------------------------ a hung guest
 # 25 s, or more if this machine boots slower (e.g. a debug kernel): the guest must reach
