@@ -93,6 +93,7 @@ for leg in "${legs[@]}"; do
 		if [[ -z $kver ]]; then
 			echo "test.sh: no kernel headers for the packages leg" >&2
 			rc=1
+			secs+=("$leg=$((SECONDS - leg_t0))")
 			continue
 		fi
 		# DKMS builds for the matrix's other x86_64 kernels too (not 5.10: its headers
@@ -113,7 +114,8 @@ for leg in "${legs[@]}"; do
 		if ! out=$(bash tools/build-debug-kernel.sh); then
 			echo "test.sh: the debug kernel could not be built" >&2
 			rc=1
-			logs+=("debug=(debug kernel)")
+			logs+=("debug=(the debug kernel could not be built)")
+			secs+=("$leg=$((SECONDS - leg_t0))")
 			continue
 		fi
 		run_leg debug "$build-debug" -Dkdir="$(kv KDIR)" -Dkernel_image="$(kv KERNEL_IMAGE)" -Ddebug_kernel=true \
@@ -123,7 +125,8 @@ for leg in "${legs[@]}"; do
 		if ! out=$(bash tools/fetch-kernel.sh "$leg"); then
 			echo "test.sh: the kernel of leg $leg could not be downloaded" >&2
 			rc=1
-			logs+=("$leg=(kernel download)")
+			logs+=("$leg=(its kernel could not be downloaded)")
+			secs+=("$leg=$((SECONDS - leg_t0))")
 			continue
 		fi
 		opts=(-Dkdir="$(kv KDIR)" -Dkernel_image="$(kv KERNEL_IMAGE)")
@@ -178,7 +181,7 @@ for entry in legs:
             m = []
         lp, lf = map(int, m[-1]) if m else (0, 1)
         if lf:
-            failures.append(f'{leg}: see {jlog}')
+            failures.append(f'{leg}: {jlog}' if jlog.startswith('(') else f'{leg}: see {jlog}')
         print(f'=== leg {leg}: {lp} passed, {lf} failed{took(leg)}')
         passed += lp
         failed += lf
@@ -215,6 +218,7 @@ if not legs:
     failed += 1
 if rc != 0 and failed == 0:
     failed = 1
+    failures.append('a step outside the tests failed (its message is in the log above)')
 if failures:
     print(f'=== what failed ({len(failures)}):')
     for f in failures[:60]:
