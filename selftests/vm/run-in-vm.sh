@@ -428,6 +428,8 @@ EOF
 touch /srv/fabric/ready
 fabric_ok=0
 fabric_wait ready $ready_s 0 && fabric_ok=1 && echo "$M:fabric-ready all $servers servers up at \$(uptime_s) s@@"
+# (given up: withdrawn, so that a server coming up later runs nothing alone either)
+[ \$fabric_ok = 1 ] || rm -f /srv/fabric/ready
 EOF
 	fi
 	for i in "${!cmds[@]}"; do
@@ -564,8 +566,8 @@ fi
 # and $guest_args (more qemu arguments) / $guest_append (more command line) say which.
 # $pidfile is its qemu's pid; "$console.hung" says the last boot was killed as hung.
 qemu_err=$tmp/qemu.err log_this=$log_out line_prefix='' guest_args=() guest_append='' pidfile=$tmp/qemu.pid
-boot() {
-	local wd qemu_cmd=(timeout --foreground -k 10 "$timeout_s" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem"
+boot() { # [SECONDS]: the qemu's limit (default --timeout)
+	local wd qemu_cmd=(timeout --foreground -k 10 "${1:-$timeout_s}" "$qemu" "${machine_args[@]}" -accel tcg -m "$mem"
 		-smp "$smp" -display none -monitor none -no-reboot -nodefaults
 		-chardev stdio,id=con,signal=off -serial chardev:con "${guest_args[@]}" -pidfile "$pidfile"
 		-kernel "$kernel" -initrd "$initrd"
@@ -578,9 +580,16 @@ boot() {
 			sleep 1
 			grep -qF "$M:boot " "$console" && exit 0
 		done
+		# (marked first: boot() ends this watchdog as soon as qemu is gone; unmarked
+		# again if there was no qemu to kill. TERM: qemu ends quietly, where KILL
+		# would have bash report the pipeline killed.)
 		touch "$console.hung"
-		# (TERM: qemu ends quietly; KILL would have bash report the pipeline killed)
-		kill -TERM "$(cat "$pidfile")" && sleep 5 && kill -KILL "$(cat "$pidfile")"
+		if ! pid=$(cat "$pidfile" 2>/dev/null) || ! kill -TERM "$pid"; then
+			rm -f "$console.hung"
+			exit 0
+		fi
+		sleep 5
+		kill -KILL "$pid"
 	) &
 	wd=$!
 	set +e
@@ -596,7 +605,7 @@ boot() {
 	set -e
 }
 boot_guest() { # boot, and once more after a crash or a hang before /init
-	local what=''
+	local what='' t0=$SECONDS
 	boot
 	# A kernel that dies or hangs before /init has run nothing of ours (the module
 	# is not loaded yet): a fault of the emulated boot itself (seen: an int3 oops in
@@ -612,7 +621,8 @@ boot_guest() { # boot, and once more after a crash or a hang before /init
 	if [[ -n $what ]]; then
 		cp "$console" "$console.first-boot"
 		echo "$prog: ${line_prefix}the kernel $what, before anything of ours ran (above); booting once more" >&2
-		boot
+		# (what is left of --timeout: the caller's own limit is --timeout and a margin)
+		boot $((timeout_s - (SECONDS - t0) > 60 ? timeout_s - (SECONDS - t0) : 60))
 		{ echo "=== the first boot, which $what:"; cat "$console.first-boot"
 		  echo "=== the second boot:"; cat "$console"; } >"$console.both"
 		[[ -n $log_this ]] && cp "$console.both" "$log_this.both"
@@ -776,7 +786,7 @@ judge() {
 	done
 
 	if ! has_marker 'end@@'; then
-		((qemu_rc == 124 || qemu_rc == 137)) ||
+		((qemu_rc == 124 || qemu_rc == 137)) || [[ -f $console.hung ]] ||
 			failures+=("vm: the run is truncated (no end marker: the guest crashed or panicked)")
 		((killed)) ||
 			echo "$prog: ${line_prefix}the guest never reached the end of its run (its console is above)" >&2
