@@ -166,20 +166,6 @@ static inline bool stat_wait(const char *name, long long want, int ms)
 	return stat_of(name) == want;
 }
 
-/* rxe0's port 1 ACTIVE (again), @ms at most. */
-static inline bool fabric_rxe_active(int ms)
-{
-	char st[64];
-
-	for (; ms > 0; ms -= 100) {
-		if (strstr(cfg_read("/sys/class/infiniband/rxe0/ports/1/state", st, sizeof(st)),
-			   "ACTIVE"))
-			return true;
-		usleep(100 * 1000);
-	}
-	return false;
-}
-
 /* Every configured peer removed and the key cleared: the state of a fresh load. */
 static inline void fabric_reset(void)
 {
@@ -250,7 +236,7 @@ static inline int fabric_swap_within(const char *tag, const void *mine, void *th
 				if (len)
 					memcpy(msg + sizeof(want) + sizeof(me), mine, len);
 				setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-				if (write(fd, msg, mlen) == (ssize_t)mlen &&
+				if (send(fd, msg, mlen, MSG_NOSIGNAL) == (ssize_t)mlen &&
 				    fabric_read_all(fd, buf, 2) && !memcmp(buf, "go", 2) &&
 				    (!len || fabric_read_all(fd, theirs, len)))
 					ret = 0;
@@ -319,9 +305,10 @@ out:
 	 */
 	close(lfd);
 	for (i = 0; i < got; i++) {
-		if (!ret && write(fds[i], "go", 2) != 2)
+		/* (MSG_NOSIGNAL: a server that gave up has closed its end) */
+		if (!ret && send(fds[i], "go", 2, MSG_NOSIGNAL) != 2)
 			ret = -1;
-		if (!ret && len && write(fds[i], mine, len) != (ssize_t)len)
+		if (!ret && len && send(fds[i], mine, len, MSG_NOSIGNAL) != (ssize_t)len)
 			ret = -1;
 		close(fds[i]);
 	}
@@ -333,11 +320,20 @@ out:
  * a case, hung or died), and each later barrier would wait its full
  * FABRIC_BARRIER_S: the cases left of this program then fail within
  * FABRIC_BARRIER_BROKEN_S each instead, so that one failure costs minutes,
- * not an hour. The mark is a file per program: the next one starts afresh.
+ * not an hour. The mark is a file per run of a program (its main process's
+ * pid, which the cases, forked from it, inherit): the next starts afresh.
  */
+static pid_t fabric_main_pid;
+
+static void __attribute__((constructor)) fabric_note_main_pid(void)
+{
+	fabric_main_pid = getpid();
+}
+
 static inline const char *fabric_failed_mark(char *buf, size_t len)
 {
-	snprintf(buf, len, "/tmp/fabric-barrier-failed.%s", program_invocation_short_name);
+	snprintf(buf, len, "/tmp/fabric-barrier-failed.%s.%d", program_invocation_short_name,
+		 (int)fabric_main_pid);
 	return buf;
 }
 
@@ -395,8 +391,64 @@ static inline int fabric_all(const char *tag, const void *mine, void *all, size_
 	return ret;
 }
 
-/* A fresh start with @key set and every other server a peer at its address: 0 or errno. */
-static inline int fabric_mesh(const char *key)
+/*
+ * A second address of each server, 10.78.0.<id + 1>/24 on the same eth0, for
+ * the links of a test that takes a server off the network: with its second
+ * address gone (and the RoCE GID that goes with it), nothing of those links
+ * reaches the server or leaves it, while the barriers, on the runner's
+ * address, still pass.
+ */
+static inline void fabric_ip2(unsigned int id, char *buf, size_t len)
+{
+	snprintf(buf, len, "10.78.0.%u", id + 1);
+}
+
+/* Whether rxe0's port 1 has (@want) or lacks a RoCE GID for IPv4 @ip, @ms at most. */
+static inline bool fabric_gid_wait(const char *ip, bool want, int ms)
+{
+	char gid[64], path[96], buf[64];
+	unsigned char a[4];
+	bool has;
+
+	if (inet_pton(AF_INET, ip, a) != 1)
+		return false;
+	snprintf(gid, sizeof(gid), "0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x",
+		 a[0], a[1], a[2], a[3]);
+	for (;; ms -= 100) {
+		has = false;
+		for (int i = 0; i < 32 && !has; i++) {
+			snprintf(path, sizeof(path), "/sys/class/infiniband/rxe0/ports/1/gids/%d", i);
+			has = !strcmp(cfg_read(path, buf, sizeof(buf)), gid);
+		}
+		if (has == want)
+			return true;
+		if (ms <= 0)
+			return false;
+		usleep(100 * 1000);
+	}
+}
+
+/* Adds (@up) or removes this server's second address, its GID following: 0 or -1. */
+static inline int fabric_ip2_set(bool up)
+{
+	char ip[32], cmd[128];
+
+	fabric_ip2(fabric_me(), ip, sizeof(ip));
+	if (up) /* (what an earlier run may have left removed first, for add not to fail) */
+		snprintf(cmd, sizeof(cmd),
+			 "ip addr del %s/24 dev eth0 2>/dev/null; ip addr add %s/24 dev eth0", ip, ip);
+	else
+		snprintf(cmd, sizeof(cmd), "ip addr del %s/24 dev eth0", ip);
+	if (system(cmd))
+		return -1;
+	return fabric_gid_wait(ip, up, 10000) ? 0 : -1;
+}
+
+/*
+ * A fresh start with @key set and every other server a peer at the address
+ * @addr_of gives it: 0 or errno.
+ */
+static inline int fabric_mesh_at(const char *key, void (*addr_of)(unsigned int, char *, size_t))
 {
 	char ip[32];
 	int err;
@@ -406,10 +458,16 @@ static inline int fabric_mesh(const char *key)
 	for (unsigned int id = 0; !err && id < fabric_servers(); id++) {
 		if (id == fabric_me())
 			continue;
-		fabric_ip(id, ip, sizeof(ip));
+		addr_of(id, ip, sizeof(ip));
 		err = peer_add(id, ip);
 	}
 	return err;
+}
+
+/* fabric_mesh_at() the runner's addresses. */
+static inline int fabric_mesh(const char *key)
+{
+	return fabric_mesh_at(key, fabric_ip);
 }
 
 /*
@@ -419,6 +477,12 @@ static inline int fabric_mesh(const char *key)
 static inline int fabric_pair(const char *key)
 {
 	return fabric_servers() == 2 ? fabric_mesh(key) : EINVAL;
+}
+
+/* fabric_pair() at the second addresses (fabric_ip2(), which must be up). */
+static inline int fabric_pair2(const char *key)
+{
+	return fabric_servers() == 2 ? fabric_mesh_at(key, fabric_ip2) : EINVAL;
 }
 
 #endif /* FABRIC_UTIL_H */
