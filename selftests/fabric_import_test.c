@@ -497,7 +497,6 @@ TEST_F_TIMEOUT(remote, unreachable_importer_is_released_in_bounded_time, FABRIC_
 
 	ASSERT_EQ(0, cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "3000"));
 	/* the link on the second addresses; the barriers keep the runner's */
-	ASSERT_EQ(0, fabric_ip2_set(true));
 	ASSERT_EQ(0, fabric_pair2(KEY1));
 	if (fabric_me() == 0) {
 		double t0, waited;

@@ -381,7 +381,6 @@ TEST_F_TIMEOUT(fabric, unreachable_peer_is_dropped_and_reconnected, FABRIC_TEST_
 	/* faster than the defaults, for the test */
 	ASSERT_EQ(0, cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "3000"));
 	/* the link on the second addresses, which server 1 takes off the network */
-	ASSERT_EQ(0, fabric_ip2_set(true));
 	ASSERT_EQ(0, fabric_pair2(KEY1));
 	ASSERT_EQ(0, fabric_barrier("unreachable-configured"));
 	if (me == 0) {

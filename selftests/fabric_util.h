@@ -479,10 +479,18 @@ static inline int fabric_pair(const char *key)
 	return fabric_servers() == 2 ? fabric_mesh(key) : EINVAL;
 }
 
-/* fabric_pair() at the second addresses (fabric_ip2(), which must be up). */
+/*
+ * fabric_pair() at the second addresses (fabric_ip2()), this server's brought
+ * up first: 0, EINVAL, EIO if the address or its GID did not come up, or the
+ * errno of the configuration.
+ */
 static inline int fabric_pair2(const char *key)
 {
-	return fabric_servers() == 2 ? fabric_mesh_at(key, fabric_ip2) : EINVAL;
+	if (fabric_servers() != 2)
+		return EINVAL;
+	if (fabric_ip2_set(true))
+		return EIO;
+	return fabric_mesh_at(key, fabric_ip2);
 }
 
 #endif /* FABRIC_UTIL_H */

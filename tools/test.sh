@@ -74,9 +74,9 @@ run_leg() {
 kv() { sed -n "s/^$1=//p" <<<"$out"; } # a KEY=VALUE line of the kernel script's output
 
 rc=0
-secs=() # LEG=SECONDS: each leg's wall time, kernel fetch or build included
+starts=() # LEG=SECONDS: when each leg began; it lasts until the next one begins
 for leg in "${legs[@]}"; do
-	leg_t0=$SECONDS
+	starts+=("$leg=$SECONDS")
 	echo "=== test.sh: $leg leg"
 	case $leg in
 	stock)
@@ -93,7 +93,6 @@ for leg in "${legs[@]}"; do
 		if [[ -z $kver ]]; then
 			echo "test.sh: no kernel headers for the packages leg" >&2
 			rc=1
-			secs+=("$leg=$((SECONDS - leg_t0))")
 			continue
 		fi
 		# DKMS builds for the matrix's other x86_64 kernels too (not 5.10: its headers
@@ -115,7 +114,6 @@ for leg in "${legs[@]}"; do
 			echo "test.sh: the debug kernel could not be built" >&2
 			rc=1
 			logs+=("debug=(the debug kernel could not be built)")
-			secs+=("$leg=$((SECONDS - leg_t0))")
 			continue
 		fi
 		run_leg debug "$build-debug" -Dkdir="$(kv KDIR)" -Dkernel_image="$(kv KERNEL_IMAGE)" -Ddebug_kernel=true \
@@ -126,7 +124,6 @@ for leg in "${legs[@]}"; do
 			echo "test.sh: the kernel of leg $leg could not be downloaded" >&2
 			rc=1
 			logs+=("$leg=(its kernel could not be downloaded)")
-			secs+=("$leg=$((SECONDS - leg_t0))")
 			continue
 		fi
 		opts=(-Dkdir="$(kv KDIR)" -Dkernel_image="$(kv KERNEL_IMAGE)")
@@ -138,16 +135,17 @@ for leg in "${legs[@]}"; do
 		run_leg "$leg" "$build-$leg" "${opts[@]}" || rc=1
 		;;
 	esac
-	secs+=("$leg=$((SECONDS - leg_t0))")
 done
 
 # Count: the VM runner's own "N passed, N failed" for each vm-selftests* and vm-fabric*, one per other
 # test; the packages leg's own last line; a leg that produced no test log counts as one
 # failure.
-SECS="${secs[*]}" TOTAL_S=$SECONDS python3 - "$rc" "${logs[@]}" <<'PY'
+STARTS="${starts[*]}" TOTAL_S=$SECONDS python3 - "$rc" "${logs[@]}" <<'PY'
 import json, os, re, sys
 rc, legs = int(sys.argv[1]), sys.argv[2:]
-secs = dict(e.split('=', 1) for e in os.environ.get('SECS', '').split())
+starts = [e.split('=', 1) for e in os.environ.get('STARTS', '').split()]
+ends = [int(t) for _, t in starts[1:]] + [int(os.environ.get('TOTAL_S', 0))]
+secs = {leg: end - int(t) for (leg, t), end in zip(starts, ends)}
 passed = failed = 0
 failures = []   # what failed, to be read at the end of a long log
 

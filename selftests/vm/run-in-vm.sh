@@ -605,7 +605,7 @@ boot() { # [SECONDS]: the qemu's limit (default --timeout)
 	set -e
 }
 boot_guest() { # boot, and once more after a crash or a hang before /init
-	local what='' t0=$SECONDS
+	local what='' t0=$SECONDS left
 	boot
 	# A kernel that dies or hangs before /init has run nothing of ours (the module
 	# is not loaded yet): a fault of the emulated boot itself (seen: an int3 oops in
@@ -622,7 +622,8 @@ boot_guest() { # boot, and once more after a crash or a hang before /init
 		cp "$console" "$console.first-boot"
 		echo "$prog: ${line_prefix}the kernel $what, before anything of ours ran (above); booting once more" >&2
 		# (what is left of --timeout: the caller's own limit is --timeout and a margin)
-		boot $((timeout_s - (SECONDS - t0) > 60 ? timeout_s - (SECONDS - t0) : 60))
+		left=$((timeout_s - (SECONDS - t0)))
+		boot $((left > 60 ? left : 60))
 		{ echo "=== the first boot, which $what:"; cat "$console.first-boot"
 		  echo "=== the second boot:"; cat "$console"; } >"$console.both"
 		[[ -n $log_this ]] && cp "$console.both" "$log_this.both"
