@@ -211,7 +211,9 @@ static struct acl_export *acl_export_create(struct acl_phys *phys, u32 handle, u
 	exp->share_type = type;
 	exp->flags = flags;
 	acl_whitelist_init(&exp->whitelist);
-	get_random_bytes(exp->secret, sizeof(exp->secret));
+	/* Only a FABRIC handle carries one (the key alone names a DEFAULT one). */
+	if (type == ACL_SHARE_HANDLE_FABRIC)
+		get_random_bytes(exp->secret, sizeof(exp->secret));
 	exp->exporter = get_pid(task_tgid(current));
 	exp->phys = phys;
 	acl_phys_get(phys);
