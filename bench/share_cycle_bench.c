@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "crng.h"
 #include "median.h"
 
 #define SZ_2M (2UL << 20)
@@ -299,6 +300,7 @@ int main(void)
 	pid_t child;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	wait_for_crng();
 	if (rounds0 < 1 || rounds0 > MAX_ROUNDS)
 		rounds0 = 21;
 	/* The hugetlbfs pool for the largest size; the ACL side allocates its own. */
