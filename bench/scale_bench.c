@@ -24,8 +24,11 @@
  *     first export vs CTL's export.
  *   handle ids: the same two processes: aclrtMallocPhysical +
  *     aclrtFreePhysical (the file holds N handles, so the new id is near
- *     N), and an import + free made by BIG (of CTL's export) vs made by CTL
- *     (of BIG's export).
+ *     N), and an import + free of one export of IMP made by BIG vs the same
+ *     made by CTL: the same export, so only the holder differs. (Until
+ *     stop 19 BIG imported CTL's export and CTL BIG's: that row measured
+ *     the two exports as much as the two holders, and was over 1.1x at
+ *     N = 1, the inverse of the IMP row's ratio of the same two exports.)
  *   mappings: BIG maps one allocation N times side by side in one
  *     reservation; CTL maps it once. Timed: aclrtMapMem + aclrtUnmapMem of
  *     one extra mapping; aclrtMemGetAddressRange of an address inside the
@@ -61,7 +64,10 @@
  * objects, while CTL calls aclrtMallocPhysical + aclrtFreePhysical in a
  * loop: the exit's length and CTL's slowest call during it are printed
  * (issue 10: a teardown must not block another process's call > 10 ms),
- * beside CTL's slowest call in one second before, when nothing else ran.
+ * with how often it left the CPU during that call (asleep, e.g. on a
+ * lock, or preempted), beside two floors: CTL's
+ * slowest call in one second before, when nothing else ran, and in as long
+ * as the exit took, while a process that calls nothing spins on CPU 0.
  * The workers all run on one CPU (the last), so that a batch and its
  * control share a vCPU of the VM; the exiting process is moved to CPU 0.
  *
@@ -70,7 +76,9 @@
  * Environment: ACL_SCALE_MAX (top level, default 1000000; lowered to what
  * fits in the guest's memory for the exports kind, and said so),
  * ACL_SCALE_ROUNDS (pairs of batches per row, default 51), ACL_SCALE_BATCH
- * (calls per batch, default 100; 10 times that for GetAddressRange).
+ * (calls per batch, default 100; 10 times that for GetAddressRange),
+ * ACL_SCALE_SETTLE (seconds between growing a level and its rows, default
+ * 2), ACL_SCALE_KINDS (which kinds, e.g. "exports,whitelist"; default all).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,12 +91,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "crng.h"
 #include "median.h"
 /* The raw rows' QUERY; the bench is built without the UAPI include path. */
 #include "../include/uapi/linux/acl_share.h"
@@ -166,6 +176,7 @@ struct reply {
 	int32_t ok, pid;
 	uint64_t key;
 	uint64_t ns, count;
+	uint64_t slept, preempted;	/* OP_PROBE: the slowest call's context switches */
 };
 
 static void xsend(int s, const void *m, size_t len)
@@ -383,6 +394,47 @@ static void one_call(int what, uint64_t key, int32_t pid)
 	}
 }
 
+/* How often this thread has left the CPU: asleep (voluntary) or preempted. */
+static void switches(uint64_t *slept, uint64_t *preempted)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru))
+		die("getrusage");
+	*slept = (uint64_t)ru.ru_nvcsw;
+	*preempted = (uint64_t)ru.ru_nivcsw;
+}
+
+/*
+ * Until the coordinator speaks again on @s: Malloc+Free in a loop; the
+ * slowest one's length, and how often the thread left the CPU during it:
+ * asleep (on a lock, say) or preempted by another task. Neither means that
+ * nothing in the guest took the CPU from it: the vCPU itself stalled, or
+ * interrupts ran. (Not the scheduler's clock: under TCG it is precise only
+ * to a tick.)
+ */
+static void probe(int s, struct reply *r)
+{
+	uint64_t t0, t, s0, s1, p0, p1;
+	char b;
+
+	for (;;) {
+		t0 = now_ns();
+		switches(&s0, &p0);
+		one_call(B_MALLOC_FREE, 0, 0);
+		switches(&s1, &p1);
+		t = now_ns() - t0;
+		if (t > r->ns) {
+			r->ns = t;
+			r->slept = s1 - s0;
+			r->preempted = p1 - p0;
+		}
+		r->count++;
+		if (recv(s, &b, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
+			break;
+	}
+}
+
 /* On CPU @cpu, if the machine has it (quietly not, otherwise). */
 static void pin(int cpu)
 {
@@ -397,7 +449,7 @@ static void __attribute__((noreturn)) worker(int s, const char *name)
 {
 	static struct cmd c;
 	struct reply r;
-	uint64_t t0, t;
+	uint64_t t0;
 
 	who = name;
 	/*
@@ -448,18 +500,7 @@ static void __attribute__((noreturn)) worker(int s, const char *name)
 			r.ns = now_ns() - t0;
 			break;
 		case OP_PROBE:
-			/* Until the coordinator speaks again: the slowest Malloc+Free. */
-			for (;;) {
-				char b;
-
-				t0 = now_ns();
-				one_call(B_MALLOC_FREE, 0, 0);
-				t = now_ns() - t0;
-				r.ns = t > r.ns ? t : r.ns;
-				r.count++;
-				if (recv(s, &b, 1, MSG_DONTWAIT | MSG_PEEK) > 0)
-					break;
-			}
+			probe(s, &r);
 			xrecv(s, &c, sizeof(c));	/* the stop message */
 			break;
 		}
@@ -629,46 +670,96 @@ static void reap(struct peer *p)
 	}
 }
 
+/* Starts CTL's probe. */
+static void probe_start(struct peer *ctl)
+{
+	static struct cmd c = { .op = OP_PROBE };
+
+	xsend(ctl->s, &c, sizeof(c));
+}
+
+/* Stops it: its slowest call. */
+static struct reply probe_stop(struct peer *ctl)
+{
+	static struct cmd c = { .op = OP_PROBE };	/* any message stops the probe */
+	struct reply r;
+
+	xsend(ctl->s, &c, sizeof(c));
+	xrecv(ctl->s, &r, sizeof(r));
+	return r;
+}
+
+/* A process that calls nothing and spins on CPU 0 until killed. */
+static pid_t spinner(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork of the spinner");
+	if (pid == 0) {
+		volatile unsigned long x = 0;
+
+		pin(0);
+		for (;;)
+			x++;
+	}
+	return pid;
+}
+
+static void print_slowest(const char *what, const struct reply *r)
+{
+	printf("      %-38s %8.2f ms (of %7" PRIu64 " calls); during it slept %" PRIu64
+	       ", preempted %" PRIu64 "\n", what, (double)r->ns / 1e6, r->count, r->slept,
+	       r->preempted);
+}
+
 /*
  * BIG exits holding everything; meanwhile CTL calls Malloc+Free in a loop.
- * Prints the exit's length and CTL's slowest call.
+ * Prints the exit's length and CTL's slowest call, where its time went, and
+ * two floors: the slowest call of one idle second before, and of as long
+ * as the exit took with a spinner on the exit's CPU after.
  */
 static void teardown(const char *kind, int64_t n, struct peer *big, struct peer *ctl)
 {
-	static struct cmd c;
-	struct reply r;
-	uint64_t t0, t, base;
+	static struct cmd c = { .op = OP_QUIT };
+	struct reply idle, during, busy;
+	uint64_t t0, t;
+	pid_t spin;
 
 	/* The exit on another CPU than CTL's, so that only locks can stop CTL. */
 	call_op(big, OP_PIN, 0, 0, 0);
-	/* The baseline: the slowest call of one second when nothing else runs. */
-	memset(&c, 0, sizeof(c));
-	c.op = OP_PROBE;
-	xsend(ctl->s, &c, sizeof(c));
+	probe_start(ctl);
 	sleep(1);
-	xsend(ctl->s, &c, sizeof(c));
-	xrecv(ctl->s, &r, sizeof(r));
-	base = r.ns;
+	idle = probe_stop(ctl);
 
-	xsend(ctl->s, &c, sizeof(c));
+	probe_start(ctl);
 	usleep(20 * 1000);
-	c.op = OP_QUIT;
 	t0 = now_ns();
 	xsend(big->s, &c, sizeof(c));
 	reap(big);
 	t = now_ns() - t0;
-	c.op = OP_QUIT;	/* any message stops the probe */
-	xsend(ctl->s, &c, sizeof(c));
-	xrecv(ctl->s, &r, sizeof(r));
-	printf("  %-13s exit of a process holding %" PRId64 ": %.2f s; another process's slowest "
-	       "Malloc+Free meanwhile: %.2f ms of %" PRIu64 " calls (%.2f ms in 1 s before)\n",
-	       kind, n, (double)t / 1e9, (double)r.ns / 1e6, r.count, (double)base / 1e6);
+	during = probe_stop(ctl);
+
+	spin = spinner();
+	probe_start(ctl);
+	usleep((useconds_t)(t / 1000 > 1000000 ? t / 1000 : 1000000));
+	busy = probe_stop(ctl);
+	kill(spin, SIGKILL);
+	waitpid(spin, NULL, 0);
+
+	printf("  %-13s exit of a process holding %" PRId64 ": %.2f s; another process's "
+	       "slowest Malloc+Free:\n", kind, n, (double)t / 1e9);
+	print_slowest("during the exit", &during);
+	print_slowest("floor: 1 s before, idle", &idle);
+	print_slowest("floor: as long after, CPU 0 spinning", &busy);
 	fflush(stdout);
 }
 
+static unsigned int settle_s;
+
 static void settle(void)
 {
-	sleep(2);	/* deferred work (the export table's resize) finishes first */
+	sleep(settle_s);	/* deferred work (the export table's resize) finishes first */
 }
 
 static void kind_exports(int64_t top)
@@ -676,16 +767,25 @@ static void kind_exports(int64_t top)
 	struct peer big = spawn("scale_bench[exports big]");
 	struct peer ctl = spawn("scale_bench[exports ctl]");
 	struct peer imp = spawn("scale_bench[importer]");
-	uint64_t bkey, ckey;
+	uint64_t bkey, ckey, ikey;
 	int32_t two[2] = { imp.tgid, 0 };
 
 	make_levels(top);
+	/*
+	 * IMP's first: it gets the smallest free export id, 0 on a fresh
+	 * module, which an importer's table of imports (an xarray keyed by
+	 * export id) holds without a node; BIG's and CTL's, compared with each
+	 * other, both need one.
+	 */
+	ikey = call_op(&imp, OP_GROW_EXPORTS, 1, 0, 0).key;
 	bkey = call_op(&big, OP_GROW_EXPORTS, 1, 0, 0).key;
 	ckey = call_op(&ctl, OP_GROW_EXPORTS, 1, 0, 0).key;
 	two[1] = ctl.tgid;
 	set_pids(&big, bkey, two, 2);
 	two[1] = big.tgid;
 	set_pids(&ctl, ckey, two, 2);
+	two[0] = ctl.tgid;	/* IMP's export: BIG and CTL import the same one */
+	set_pids(&imp, ikey, two, 2);
 	for (int l = 0; l < n_levels; l++) {
 		uint64_t t0 = now_ns();
 
@@ -700,8 +800,8 @@ static void kind_exports(int64_t top)
 		    &imp, bkey, 0, &imp, ckey, 0);
 		row("handle ids", "Malloc+Free", levels[l], B_MALLOC_FREE, 1,
 		    &big, 0, 0, &ctl, 0, 0);
-		row("handle ids", "Import+Free", levels[l], B_IMPORT_FREE, 1,
-		    &big, ckey, 0, &ctl, bkey, 0);
+		row("handle ids", "Import+Free of one export", levels[l], B_IMPORT_FREE, 1,
+		    &big, ikey, 0, &ctl, ikey, 0);
 	}
 	quit(&imp);
 	reap(&imp);
@@ -804,6 +904,7 @@ static void kind_whitelist(int64_t top)
 	uint64_t bkey, ckey;
 	int64_t listed = 1;
 
+	call_op(&w, OP_EXPORT_ONE, 0, 0, 0);	/* takes id 0: see kind_exports() */
 	bkey = call_op(&w, OP_EXPORT_ONE, 0, 0, 0).key;
 	ckey = call_op(&w, OP_EXPORT_ONE, 0, 0, 0).key;
 	set_pids(&w, bkey, &imp.tgid, 1);
@@ -838,12 +939,18 @@ int main(void)
 	long long avail_kb = meminfo_kb("MemAvailable");
 	/* One exported page: the page, ~1.3 KiB of allocation, the export, the library's. */
 	const long long per_export_kb = 6;
+	const char *kinds;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	wait_for_crng();
 	work_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
 	if (work_cpu < 0)
 		work_cpu = 0;
 	rounds = (int)env_long("ACL_SCALE_ROUNDS", 51);
+	settle_s = (unsigned int)env_long("ACL_SCALE_SETTLE", 2);
+	kinds = getenv("ACL_SCALE_KINDS");
+	if (!kinds || !*kinds)
+		kinds = "exports,mappings,reservations,whitelist";
 	batch = (int)env_long("ACL_SCALE_BATCH", 100);
 	if (rounds < 1 || rounds > MAX_ROUNDS)
 		rounds = 51;
@@ -872,10 +979,14 @@ int main(void)
 	       avail_kb / 1024);
 	printf("  %-13s %-34s %8s %9s %9s %7s %-11s %-11s %s\n", "kind", "call(s) timed", "N",
 	       "ns at N", "ns ctl", "ratio", "quartiles", "min-max", "goal");
-	kind_exports(exp_top);
-	kind_mappings(top);
-	kind_reservations(top);
-	kind_whitelist(wl_top);
+	if (strstr(kinds, "exports"))
+		kind_exports(exp_top);
+	if (strstr(kinds, "mappings"))
+		kind_mappings(top);
+	if (strstr(kinds, "reservations"))
+		kind_reservations(top);
+	if (strstr(kinds, "whitelist"))
+		kind_whitelist(wl_top);
 	printf("scale_bench: done\n");
 	return 0;
 }
