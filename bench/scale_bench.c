@@ -64,10 +64,10 @@
  * objects, while CTL calls aclrtMallocPhysical + aclrtFreePhysical in a
  * loop: the exit's length and CTL's slowest call during it are printed
  * (issue 10: a teardown must not block another process's call > 10 ms),
- * with how often it left the CPU during that call (asleep, e.g. on a
- * lock, or preempted), beside two floors: CTL's
- * slowest call in one second before, when nothing else ran, and in as long
- * as the exit took, while a process that calls nothing spins on CPU 0.
+ * with how often it left the CPU around that call (asleep, e.g. on a
+ * mutex, or preempted), beside two floors measured before the exit: CTL's
+ * slowest call in one second when nothing else ran, and in 10 s (1 s below
+ * 100,000 objects) while a process that calls nothing spins on CPU 0.
  * The workers all run on one CPU (the last), so that a batch and its
  * control share a vCPU of the VM; the exiting process is moved to CPU 0.
  *
@@ -91,6 +91,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -407,11 +408,11 @@ static void switches(uint64_t *slept, uint64_t *preempted)
 
 /*
  * Until the coordinator speaks again on @s: Malloc+Free in a loop; the
- * slowest one's length, and how often the thread left the CPU during it:
- * asleep (on a lock, say) or preempted by another task. Neither means that
- * nothing in the guest took the CPU from it: the vCPU itself stalled, or
- * interrupts ran. (Not the scheduler's clock: under TCG it is precise only
- * to a tick.)
+ * slowest one's length, and how often the thread left the CPU around it:
+ * asleep (on a mutex or a semaphore, say; a spinning wait does not count)
+ * or preempted by another task. The counters are read outside the timed
+ * window, so a 0 holds for the call itself. (Not the scheduler's clock:
+ * under TCG it is precise only to a tick.)
  */
 static void probe(int s, struct reply *r)
 {
@@ -419,11 +420,11 @@ static void probe(int s, struct reply *r)
 	char b;
 
 	for (;;) {
-		t0 = now_ns();
 		switches(&s0, &p0);
+		t0 = now_ns();
 		one_call(B_MALLOC_FREE, 0, 0);
-		switches(&s1, &p1);
 		t = now_ns() - t0;
+		switches(&s1, &p1);
 		if (t > r->ns) {
 			r->ns = t;
 			r->slept = s1 - s0;
@@ -689,7 +690,11 @@ static struct reply probe_stop(struct peer *ctl)
 	return r;
 }
 
-/* A process that calls nothing and spins on CPU 0 until killed. */
+/*
+ * A process that calls nothing and spins on CPU 0 until killed (or until
+ * the coordinator dies). It closes the workers' sockets it inherited, so
+ * that a worker still sees its coordinator go.
+ */
 static pid_t spinner(void)
 {
 	pid_t pid = fork();
@@ -699,11 +704,23 @@ static pid_t spinner(void)
 	if (pid == 0) {
 		volatile unsigned long x = 0;
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 		pin(0);
 		for (;;)
 			x++;
 	}
 	return pid;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
+			       .tv_nsec = (long)(ns % 1000000000ULL) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
 }
 
 static void print_slowest(const char *what, const struct reply *r)
@@ -715,44 +732,54 @@ static void print_slowest(const char *what, const struct reply *r)
 
 /*
  * BIG exits holding everything; meanwhile CTL calls Malloc+Free in a loop.
- * Prints the exit's length and CTL's slowest call, where its time went, and
- * two floors: the slowest call of one idle second before, and of as long
- * as the exit took with a spinner on the exit's CPU after.
+ * Prints the exit's length and CTL's slowest call, how often CTL left the
+ * CPU around it, and two floors measured before the exit (after it, the
+ * exit's deferred work would still run): the slowest call of one idle
+ * second, and of @floor_s seconds with a spinner on the exit's CPU.
  */
-static void teardown(const char *kind, int64_t n, struct peer *big, struct peer *ctl)
+static void teardown(const char *kind, int64_t n, unsigned int floor_s, struct peer *big,
+		     struct peer *ctl)
 {
 	static struct cmd c = { .op = OP_QUIT };
-	struct reply idle, during, busy;
+	struct reply idle, busy, during;
 	uint64_t t0, t;
 	pid_t spin;
+	char what[64];
 
 	/* The exit on another CPU than CTL's, so that only locks can stop CTL. */
 	call_op(big, OP_PIN, 0, 0, 0);
 	probe_start(ctl);
-	sleep(1);
+	sleep_ns(1000000000ULL);
 	idle = probe_stop(ctl);
 
+	spin = spinner();
 	probe_start(ctl);
-	usleep(20 * 1000);
+	sleep_ns(floor_s * 1000000000ULL);
+	busy = probe_stop(ctl);
+	kill(spin, SIGKILL);
+	waitpid(spin, NULL, 0);
+
+	probe_start(ctl);
+	sleep_ns(20 * 1000000ULL);
 	t0 = now_ns();
 	xsend(big->s, &c, sizeof(c));
 	reap(big);
 	t = now_ns() - t0;
 	during = probe_stop(ctl);
 
-	spin = spinner();
-	probe_start(ctl);
-	usleep((useconds_t)(t / 1000 > 1000000 ? t / 1000 : 1000000));
-	busy = probe_stop(ctl);
-	kill(spin, SIGKILL);
-	waitpid(spin, NULL, 0);
-
 	printf("  %-13s exit of a process holding %" PRId64 ": %.2f s; another process's "
 	       "slowest Malloc+Free:\n", kind, n, (double)t / 1e9);
 	print_slowest("during the exit", &during);
 	print_slowest("floor: 1 s before, idle", &idle);
-	print_slowest("floor: as long after, CPU 0 spinning", &busy);
+	snprintf(what, sizeof(what), "floor: %u s before, CPU 0 spinning", floor_s);
+	print_slowest(what, &busy);
 	fflush(stdout);
+}
+
+/* The spinning floor's length: about what the exit of @n objects takes under TCG. */
+static unsigned int floor_seconds(int64_t n)
+{
+	return n >= 100000 ? 10 : 1;
 }
 
 static unsigned int settle_s;
@@ -805,7 +832,7 @@ static void kind_exports(int64_t top)
 	}
 	quit(&imp);
 	reap(&imp);
-	teardown("exports", levels[n_levels - 1], &big, &ctl);
+	teardown("exports", levels[n_levels - 1], floor_seconds(levels[n_levels - 1]), &big, &ctl);
 	quit(&ctl);
 	reap(&ctl);
 }
@@ -842,7 +869,8 @@ static void kind_mappings(int64_t top)
 		row("mappings", "MemGetAddressRange", levels[l], B_ADDR_RANGE, 10,
 		    &big, 0, 0, &ctl, 0, 0);
 	}
-	teardown("mappings", levels[n_levels - 1], &big, &ctl);
+	teardown("mappings", levels[n_levels - 1], floor_seconds(levels[n_levels - 1]), &big,
+		 &ctl);
 	quit(&ctl);
 	reap(&ctl);
 }
@@ -948,9 +976,16 @@ int main(void)
 		work_cpu = 0;
 	rounds = (int)env_long("ACL_SCALE_ROUNDS", 51);
 	settle_s = (unsigned int)env_long("ACL_SCALE_SETTLE", 2);
+	if (env_long("ACL_SCALE_SETTLE", 2) < 0 || settle_s > 3600)
+		settle_s = 2;
 	kinds = getenv("ACL_SCALE_KINDS");
 	if (!kinds || !*kinds)
 		kinds = "exports,mappings,reservations,whitelist";
+	if (!strstr(kinds, "exports") && !strstr(kinds, "mappings") &&
+	    !strstr(kinds, "reservations") && !strstr(kinds, "whitelist")) {
+		fprintf(stderr, "%s: ACL_SCALE_KINDS names no kind: %s\n", who, kinds);
+		return 1;
+	}
 	batch = (int)env_long("ACL_SCALE_BATCH", 100);
 	if (rounds < 1 || rounds > MAX_ROUNDS)
 		rounds = 51;
