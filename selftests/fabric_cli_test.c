@@ -84,7 +84,7 @@ TEST_F_TIMEOUT(cli, cli_configures_connects_and_reports, FABRIC_TEST_TIMEOUT)
 	/* server 0 connects with it; both report the link */
 	if (me == 0) {
 		snprintf(args, sizeof(args), "connect %u", peer);
-		EXPECT_EQ(0, cli(args, out, sizeof(out)));
+		EXPECT_EQ(0, cli(args, out, sizeof(out))) TH_LOG("%s: %s", args, out);
 		EXPECT_NE(NULL, strstr(out, "up (local)"));
 		snprintf(args, sizeof(args), "ping %u 3", peer);
 		EXPECT_EQ(0, cli(args, out, sizeof(out)));

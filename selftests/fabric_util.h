@@ -428,12 +428,17 @@ static inline bool fabric_gid_wait(const char *ip, bool want, int ms)
 	}
 }
 
-/* Adds (@up) or removes this server's second address, its GID following: 0 or -1. */
+/*
+ * Adds (@up) or removes this server's second address, its GID following,
+ * the runner's address and its GID staying: 0, or -1 with the GID table
+ * and the addresses on stderr.
+ */
 static inline int fabric_ip2_set(bool up)
 {
-	char ip[32], cmd[128];
+	char ip[32], ip1[32], cmd[160];
 
 	fabric_ip2(fabric_me(), ip, sizeof(ip));
+	fabric_ip(fabric_me(), ip1, sizeof(ip1));
 	if (up) /* (what an earlier run may have left removed first, for add not to fail) */
 		snprintf(cmd, sizeof(cmd),
 			 "ip addr del %s/24 dev eth0 2>/dev/null; ip addr add %s/24 dev eth0", ip, ip);
@@ -441,7 +446,13 @@ static inline int fabric_ip2_set(bool up)
 		snprintf(cmd, sizeof(cmd), "ip addr del %s/24 dev eth0", ip);
 	if (system(cmd))
 		return -1;
-	return fabric_gid_wait(ip, up, 10000) ? 0 : -1;
+	if (fabric_gid_wait(ip, up, 10000) && fabric_gid_wait(ip1, true, 10000))
+		return 0;
+	fprintf(stderr, "fabric_ip2_set(%d): GIDs of %s and %s not as expected:\n", up, ip, ip1);
+	if (system("grep -v '^0000:0000:0000:0000:0000:0000:0000:0000' "
+		   "/sys/class/infiniband/rxe0/ports/1/gids/* >&2; ip -4 addr show dev eth0 >&2"))
+		fprintf(stderr, "(could not list them)\n");
+	return -1;
 }
 
 /*
