@@ -426,6 +426,8 @@ TEST_F_TIMEOUT(fabric, unreachable_peer_is_dropped_and_reconnected, FABRIC_TEST_
 	ASSERT_EQ(0, fabric_barrier("unreachable-done"));
 	cfg_write("/sys/module/acl_share_fabric/parameters/peer_timeout_ms", "10000");
 	fabric_reset();
+	/* no address goes while the other end still tears the link down */
+	ASSERT_EQ(0, fabric_barrier("unreachable-reset"));
 	EXPECT_EQ(0, fabric_ip2_set(false));
 }
 
