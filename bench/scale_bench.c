@@ -735,12 +735,13 @@ static void print_slowest(const char *what, const struct reply *r)
  * Prints the exit's length and CTL's slowest call, how often CTL left the
  * CPU around it, and two floors measured before the exit (after it, the
  * exit's deferred work would still run): the slowest call of one idle
- * second, and of @floor_s seconds with a spinner on the exit's CPU.
+ * second, and of 10 s (1 s below 100,000 objects: about what the exit of
+ * @n objects takes under TCG) with a spinner on the exit's CPU.
  */
-static void teardown(const char *kind, int64_t n, unsigned int floor_s, struct peer *big,
-		     struct peer *ctl)
+static void teardown(const char *kind, int64_t n, struct peer *big, struct peer *ctl)
 {
 	static struct cmd c = { .op = OP_QUIT };
+	unsigned int floor_s = n >= 100000 ? 10 : 1;
 	struct reply idle, busy, during;
 	uint64_t t0, t;
 	pid_t spin;
@@ -774,12 +775,6 @@ static void teardown(const char *kind, int64_t n, unsigned int floor_s, struct p
 	snprintf(what, sizeof(what), "floor: %u s before, CPU 0 spinning", floor_s);
 	print_slowest(what, &busy);
 	fflush(stdout);
-}
-
-/* The spinning floor's length: about what the exit of @n objects takes under TCG. */
-static unsigned int floor_seconds(int64_t n)
-{
-	return n >= 100000 ? 10 : 1;
 }
 
 static unsigned int settle_s;
@@ -832,7 +827,7 @@ static void kind_exports(int64_t top)
 	}
 	quit(&imp);
 	reap(&imp);
-	teardown("exports", levels[n_levels - 1], floor_seconds(levels[n_levels - 1]), &big, &ctl);
+	teardown("exports", levels[n_levels - 1], &big, &ctl);
 	quit(&ctl);
 	reap(&ctl);
 }
@@ -869,8 +864,7 @@ static void kind_mappings(int64_t top)
 		row("mappings", "MemGetAddressRange", levels[l], B_ADDR_RANGE, 10,
 		    &big, 0, 0, &ctl, 0, 0);
 	}
-	teardown("mappings", levels[n_levels - 1], floor_seconds(levels[n_levels - 1]), &big,
-		 &ctl);
+	teardown("mappings", levels[n_levels - 1], &big, &ctl);
 	quit(&ctl);
 	reap(&ctl);
 }
@@ -968,6 +962,7 @@ int main(void)
 	/* One exported page: the page, ~1.3 KiB of allocation, the export, the library's. */
 	const long long per_export_kb = 6;
 	const char *kinds;
+	long settle_env;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	wait_for_crng();
@@ -975,9 +970,8 @@ int main(void)
 	if (work_cpu < 0)
 		work_cpu = 0;
 	rounds = (int)env_long("ACL_SCALE_ROUNDS", 51);
-	settle_s = (unsigned int)env_long("ACL_SCALE_SETTLE", 2);
-	if (env_long("ACL_SCALE_SETTLE", 2) < 0 || settle_s > 3600)
-		settle_s = 2;
+	settle_env = env_long("ACL_SCALE_SETTLE", 2);
+	settle_s = settle_env < 0 || settle_env > 3600 ? 2 : (unsigned int)settle_env;
 	kinds = getenv("ACL_SCALE_KINDS");
 	if (!kinds || !*kinds)
 		kinds = "exports,mappings,reservations,whitelist";
