@@ -19,7 +19,6 @@
  * when it is full, entries of processes that have exited are dropped to
  * make room.
  */
-#include <linux/bsearch.h>
 #include <linux/mm.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
@@ -386,6 +385,29 @@ static int acl_remote_id_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * Is @key listed? rwsem held. Written out like acl_whitelist_find(), so the
+ * comparison is inlined rather than called through a pointer per probe.
+ */
+static bool acl_whitelist_has_remote(const struct acl_whitelist *wl,
+				     const struct acl_remote_id *key)
+{
+	unsigned int lo = 0, hi = wl->nr_remote;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+		int c = acl_remote_id_cmp(&wl->remote[mid], key);
+
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /**
  * acl_whitelist_admits_remote - may process @tgid of server @server import?
  * @wl: the export's whitelist
@@ -406,8 +428,7 @@ int acl_whitelist_admits_remote(struct acl_whitelist *wl, u32 server, u32 tgid)
 	if (wl->closed)
 		ret = -ENOENT;
 	else
-		ret = bsearch(&key, wl->remote, wl->nr_remote, sizeof(key),
-			      acl_remote_id_cmp) ? 0 : -EPERM;
+		ret = acl_whitelist_has_remote(wl, &key) ? 0 : -EPERM;
 	up_read(&wl->rwsem);
 	return ret;
 }
