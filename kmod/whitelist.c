@@ -19,6 +19,7 @@
  * when it is full, entries of processes that have exited are dropped to
  * make room.
  */
+#include <linux/bsearch.h>
 #include <linux/mm.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
@@ -137,27 +138,16 @@ void acl_whitelist_destroy(struct acl_whitelist *wl)
 }
 
 /*
- * Entry of @tgid, or NULL; rwsem held. A binary search written out rather
- * than bsearch(): its comparison is an indirect call per probe (a
- * retpoline where the CPU needs one), 16 of them in a full list, on every
- * import and every SetPid.
+ * Entry of @tgid, or NULL; rwsem held. __inline_bsearch() rather than
+ * bsearch(): inlined with a constant comparison, it makes no indirect call
+ * per probe (a retpoline where the CPU needs one), 16 of them in a full
+ * list, on every import and every SetPid.
  */
 static struct acl_proc_id *acl_whitelist_find(const struct acl_whitelist *wl, u32 tgid)
 {
-	unsigned int lo = 0, hi = wl->nr;
+	const struct acl_proc_id key = { .tgid = tgid };
 
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		u32 t = wl->ids[mid].tgid;
-
-		if (t == tgid)
-			return &wl->ids[mid];
-		if (t < tgid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return __inline_bsearch(&key, wl->ids, wl->nr, sizeof(*wl->ids), acl_proc_id_cmp);
 }
 
 /**
@@ -385,29 +375,6 @@ static int acl_remote_id_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/*
- * Is @key listed? rwsem held. Written out like acl_whitelist_find(), so the
- * comparison is inlined rather than called through a pointer per probe.
- */
-static bool acl_whitelist_has_remote(const struct acl_whitelist *wl,
-				     const struct acl_remote_id *key)
-{
-	unsigned int lo = 0, hi = wl->nr_remote;
-
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		int c = acl_remote_id_cmp(&wl->remote[mid], key);
-
-		if (!c)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /**
  * acl_whitelist_admits_remote - may process @tgid of server @server import?
  * @wl: the export's whitelist
@@ -428,7 +395,8 @@ int acl_whitelist_admits_remote(struct acl_whitelist *wl, u32 server, u32 tgid)
 	if (wl->closed)
 		ret = -ENOENT;
 	else
-		ret = acl_whitelist_has_remote(wl, &key) ? 0 : -EPERM;
+		ret = __inline_bsearch(&key, wl->remote, wl->nr_remote, sizeof(key),
+				       acl_remote_id_cmp) ? 0 : -EPERM;
 	up_read(&wl->rwsem);
 	return ret;
 }
