@@ -24,6 +24,8 @@
  * It prints figures and asserts nothing; it fails only if a call fails. Run
  * it as root in the VM: meson compile -C build bench-share
  * Environment: ACL_BENCH_ROUNDS (rounds at 2 MiB, default 21; fewer above).
+ * Each step of both cycles is timed too, and after the totals a table shows
+ * the median of each step at 2 MiB and 64 MiB: where the difference goes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,13 +67,46 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/*
+ * The steps of a cycle, timed one by one. A row of the step table pairs an
+ * ACL step with the hugetlbfs call(s) that do the same job (NONE: none do).
+ */
+enum step {
+	E_ALLOC, E_MAP, E_EXPORT, E_UNMAP, E_FREE,	/* exporter */
+	I_IMPORT, I_MAP, I_TOUCH, I_UNMAP, I_FREE,	/* importer */
+	NSTEPS
+};
+
+static const char *const step_name[NSTEPS][2] = {
+	[E_ALLOC] = { "exporter: MallocPhysical", "memfd_create+ftruncate+fallocate" },
+	[E_MAP] = { "exporter: Reserve+MapMem", "mmap" },
+	[E_EXPORT] = { "exporter: Export+SetPid", "(fd in sendmsg)" },
+	[E_UNMAP] = { "exporter: UnmapMem+Release", "munmap" },
+	[E_FREE] = { "exporter: FreePhysical", "close" },
+	[I_IMPORT] = { "importer: Import", "(fd in recvmsg)" },
+	[I_MAP] = { "importer: Reserve+MapMem", "mmap" },
+	[I_TOUCH] = { "importer: write every 4 KiB", "write every 4 KiB" },
+	[I_UNMAP] = { "importer: UnmapMem+Release", "munmap" },
+	[I_FREE] = { "importer: FreePhysical", "close" },
+};
+
 /* One message: a command, a size, and an ACL key (the fd travels beside it). */
 struct msg {
 	char cmd;	/* 'a' ACL cycle, 'h' hugetlbfs cycle, 'q' quit, 'r' reply */
 	uint64_t size;
 	uint64_t key;
 	long faults;
+	double step[NSTEPS];	/* the importer's steps, seconds, in the reply */
 };
+
+/* Seconds since *t, and *t moved to now. */
+static double lap(double *t)
+{
+	double n = now_s(), d = n - *t;
+
+	*t = n;
+	return d;
+}
 
 static void send_msg(int sock, const struct msg *m, int fd)
 {
@@ -129,6 +164,7 @@ static void importer(int sock)
 {
 	aclrtDrvMemHandle h;
 	struct msg m;
+	double t;
 	void *va;
 	long f0;
 	int fd;
@@ -139,21 +175,32 @@ static void importer(int sock)
 		if (m.cmd == 'q')
 			_exit(0);
 		f0 = minflt();
+		memset(m.step, 0, sizeof(m.step));
+		t = now_s();
 		if (m.cmd == 'a') {
 			ACL_OK(aclrtMemImportFromShareableHandle(m.key, 0, &h));
+			m.step[I_IMPORT] = lap(&t);
 			ACL_OK(aclrtReserveMemAddress(&va, m.size, 0, NULL, 0));
 			ACL_OK(aclrtMapMem(va, m.size, 0, h, 0));
+			m.step[I_MAP] = lap(&t);
 			touch(va, m.size);
+			m.step[I_TOUCH] = lap(&t);
 			ACL_OK(aclrtUnmapMem(va));
 			ACL_OK(aclrtReleaseMemAddress(va));
+			m.step[I_UNMAP] = lap(&t);
 			ACL_OK(aclrtFreePhysical(h));
+			m.step[I_FREE] = lap(&t);
 		} else {
 			va = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			if (va == MAP_FAILED)
 				die("importer mmap");
+			m.step[I_MAP] = lap(&t);
 			touch(va, m.size);
+			m.step[I_TOUCH] = lap(&t);
 			munmap(va, m.size);
+			m.step[I_UNMAP] = lap(&t);
 			close(fd);
+			m.step[I_FREE] = lap(&t);
 		}
 		m.faults = minflt() - f0;
 		m.cmd = 'r';
@@ -161,8 +208,11 @@ static void importer(int sock)
 	}
 }
 
-/* One ACL cycle of @size; returns seconds, the importer's faults in *faults. */
-static double acl_cycle(int sock, size_t size, int32_t peer, long *faults)
+/*
+ * One ACL cycle of @size; returns seconds, the importer's faults in *faults
+ * and the time of each step in step[].
+ */
+static double acl_cycle(int sock, size_t size, int32_t peer, long *faults, double *step)
 {
 	aclrtPhysicalMemProp prop = {
 		.handleType = ACL_MEM_HANDLE_TYPE_NONE,
@@ -172,29 +222,38 @@ static double acl_cycle(int sock, size_t size, int32_t peer, long *faults)
 	};
 	aclrtDrvMemHandle h;
 	struct msg m = { .cmd = 'a', .size = size };
-	double t0 = now_s();
+	double t0 = now_s(), t = t0, unmap;
 	void *va;
 
 	ACL_OK(aclrtMallocPhysical(&h, size, &prop, 0));
+	step[E_ALLOC] = lap(&t);
 	ACL_OK(aclrtReserveMemAddress(&va, size, 0, NULL, 0));
 	ACL_OK(aclrtMapMem(va, size, 0, h, 0));
+	step[E_MAP] = lap(&t);
 	ACL_OK(aclrtMemExportToShareableHandle(h, ACL_MEM_HANDLE_TYPE_NONE,
 					       ACL_RT_VMM_EXPORT_FLAG_DEFAULT, &m.key));
 	ACL_OK(aclrtMemSetPidToShareableHandle(m.key, &peer, 1));
+	step[E_EXPORT] = lap(&t);
 	send_msg(sock, &m, -1);
 	recv_msg(sock, &m);
+	lap(&t);
 	ACL_OK(aclrtUnmapMem(va));
+	unmap = lap(&t);
 	ACL_OK(aclrtFreePhysical(h));
+	step[E_FREE] = lap(&t);
 	ACL_OK(aclrtReleaseMemAddress(va));
+	step[E_UNMAP] = unmap + lap(&t);
+	for (int i = I_IMPORT; i < NSTEPS; i++)
+		step[i] = m.step[i];
 	*faults = m.faults;
-	return now_s() - t0;
+	return t - t0;
 }
 
-/* One hugetlbfs memfd cycle of @size. */
-static double hugetlb_cycle(int sock, size_t size, long *faults)
+/* One hugetlbfs memfd cycle of @size, timed the same way. */
+static double hugetlb_cycle(int sock, size_t size, long *faults, double *step)
 {
 	struct msg m = { .cmd = 'h', .size = size };
-	double t0 = now_s();
+	double t0 = now_s(), t = t0;
 	void *va;
 	int fd;
 
@@ -203,15 +262,36 @@ static double hugetlb_cycle(int sock, size_t size, long *faults)
 		die("memfd_create(MFD_HUGETLB)");
 	if (ftruncate(fd, (off_t)size) || fallocate(fd, 0, 0, (off_t)size))
 		die("ftruncate/fallocate of the hugetlbfs memfd (nr_hugepages too low?)");
+	step[E_ALLOC] = lap(&t);
 	va = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (va == MAP_FAILED)
 		die("exporter mmap");
+	step[E_MAP] = lap(&t);
+	step[E_EXPORT] = 0;
 	send_msg(sock, &m, fd);
 	recv_msg(sock, &m);
+	lap(&t);
 	munmap(va, size);
+	step[E_UNMAP] = lap(&t);
 	close(fd);
+	step[E_FREE] = lap(&t);
+	for (int i = I_IMPORT; i < NSTEPS; i++)
+		step[i] = m.step[i];
 	*faults = m.faults;
-	return now_s() - t0;
+	return t - t0;
+}
+
+/* The median of step @i over @rounds rounds of sa[][] (ACL) and sh[][] (hugetlbfs), µs. */
+static void step_row(enum step i, double sa[][NSTEPS], double sh[][NSTEPS], int rounds)
+{
+	double a[MAX_ROUNDS], h[MAX_ROUNDS];
+
+	for (int r = 0; r < rounds; r++) {
+		a[r] = sa[r][i];
+		h[r] = sh[r][i];
+	}
+	printf("    %-29s %9.0f  %-34s %9.0f\n", step_name[i][0], median(a, rounds) * 1e6,
+	       step_name[i][1], median(h, rounds) * 1e6);
 }
 
 static long long slab_kb(void)
@@ -292,7 +372,10 @@ static void kernel_memory(void)
 
 int main(void)
 {
-	static const size_t sizes[] = { SZ_2M, 64UL << 20, SZ_1G };
+	enum { NSIZES = 3 };
+	static const size_t sizes[NSIZES] = { SZ_2M, 64UL << 20, SZ_1G };
+	static double sa[NSIZES][MAX_ROUNDS][NSTEPS], sh[NSIZES][MAX_ROUNDS][NSTEPS];
+	int nrounds[NSIZES];
 	int rounds0 = getenv("ACL_BENCH_ROUNDS") ? atoi(getenv("ACL_BENCH_ROUNDS")) : 21;
 	int sv[2], rounds;
 	int32_t peer = 0;
@@ -323,19 +406,25 @@ int main(void)
 	printf("share_cycle_bench: full share cycle, ACL_HBM_MEM_HUGE vs hugetlbfs memfd + SCM_RIGHTS\n");
 	printf("  %8s %6s %12s %12s %8s %14s %14s\n", "size", "rounds", "ACL ms", "hugetlb ms",
 	       "ratio", "ACL faults/GiB", "htlb faults/GiB");
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+	for (size_t s = 0; s < NSIZES; s++) {
 		double ta[MAX_ROUNDS], th[MAX_ROUNDS], per_gib = (double)SZ_1G / (double)sizes[s];
 		long fa = 0, fh = 0;
 
 		rounds = sizes[s] >= SZ_1G ? 3 : sizes[s] > SZ_2M ? 7 : rounds0;
+		nrounds[s] = rounds;
 		for (int r = 0; r < rounds; r++) {
-			ta[r] = acl_cycle(sv[0], sizes[s], peer, &fa);
-			th[r] = hugetlb_cycle(sv[0], sizes[s], &fh);
+			ta[r] = acl_cycle(sv[0], sizes[s], peer, &fa, sa[s][r]);
+			th[r] = hugetlb_cycle(sv[0], sizes[s], &fh, sh[s][r]);
 		}
 		double ma = median(ta, rounds), mh = median(th, rounds);
 
 		printf("  %6zu M %6d %12.2f %12.2f %7.2fx %14.0f %14.0f\n", sizes[s] >> 20, rounds,
 		       ma * 1e3, mh * 1e3, ma / mh, (double)fa * per_gib, (double)fh * per_gib);
+	}
+	for (size_t s = 0; s < NSIZES - 1; s++) {
+		printf("  steps at %zu MiB, median µs:\n", sizes[s] >> 20);
+		for (int i = 0; i < NSTEPS; i++)
+			step_row((enum step)i, sa[s], sh[s], nrounds[s]);
 	}
 	send_msg(sv[0], &(struct msg){ .cmd = 'q' }, -1);
 	waitpid(child, NULL, 0);
