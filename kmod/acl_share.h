@@ -82,6 +82,8 @@ int acl_attr_chunk_size(u32 mem_attr, u32 loc_type, u64 *granularity, u32 *chunk
 struct acl_phys *acl_phys_create(u64 length, u32 mem_attr, u32 loc_type, u32 loc_id);
 struct page *acl_phys_page(const struct acl_phys *phys, pgoff_t pgoff);
 void acl_phys_release(struct kref *ref);
+int acl_phys_fs_get(void);
+void acl_phys_fs_put(void);
 
 static inline void acl_phys_get(struct acl_phys *phys)
 {

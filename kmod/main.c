@@ -155,10 +155,16 @@ static long acl_share_ioctl(struct file *file, unsigned int cmd, unsigned long a
 static int acl_share_open(struct inode *inode, struct file *file)
 {
 	struct acl_ctx *ctx;
+	int ret;
 
+	ret = acl_phys_fs_get();
+	if (ret)
+		return ret;
 	ctx = acl_ctx_create();
-	if (!ctx)
+	if (!ctx) {
+		acl_phys_fs_put();
 		return -ENOMEM;
+	}
 	file->private_data = ctx;
 	return nonseekable_open(inode, file);
 }
@@ -206,6 +212,7 @@ static unsigned long acl_share_get_unmapped_area(struct file *file, unsigned lon
 static int acl_share_release(struct inode *inode, struct file *file)
 {
 	acl_ctx_destroy(file->private_data);
+	acl_phys_fs_put();
 	return 0;
 }
 
