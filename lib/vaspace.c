@@ -9,6 +9,12 @@
  * PROT_NONE placeholder back. Reservations and mappings are kept in two
  * address indexes (struct va_index, vaindex.h), under va_lock: finding the
  * range that contains an address costs the same whatever their number.
+ *
+ * A released reservation keeps its placeholder for a while (the release
+ * cache below), so that a program that reserves and releases ranges of one
+ * size over and over makes no system call for either: a share cycle's
+ * reserve + map is one mmap, its unmap + release one, as for a plain
+ * mapping.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,6 +57,112 @@ static struct va_index resv_ix, map_ix;
  */
 static _Atomic uintptr_t va_hint;
 
+/*
+ * The release cache: reservations released by aclrtReleaseMemAddress whose
+ * PROT_NONE placeholder is still mapped, in no index, taken back by the
+ * next aclrtReserveMemAddress of the same size and alignment. To the
+ * program a cached range is what a released one is: every access faults,
+ * aclrtMapMem refuses it (it is in no reservation), nothing it maps itself
+ * without MAP_FIXED lands there. Bounded (VA_CACHE_SLOTS ranges,
+ * VA_CACHE_BYTES of address space, no memory: the placeholder has no
+ * pages); a release that does not fit unmaps at once. A reservation at an
+ * expectPtr takes a cached range that is exactly it, and unmaps those it
+ * overlaps otherwise, so an address the program released is always its to
+ * reserve again. docs/decisions.md says what it changes.
+ */
+enum { VA_CACHE_SLOTS = 16 };
+#define VA_CACHE_BYTES ((size_t)64 << 30)
+static struct resv *va_cache[VA_CACHE_SLOTS];
+static unsigned int va_cache_n;
+static size_t va_cache_bytes;
+
+/* Under va_lock: takes slot @i out of the release cache. */
+static struct resv *cache_take(unsigned int i)
+{
+	struct resv *r = va_cache[i];
+
+	va_cache[i] = va_cache[--va_cache_n];
+	va_cache_bytes -= r->r.size;
+	return r;
+}
+
+/* Under va_lock: keeps released @r in the cache; false if it does not fit. */
+static bool cache_put(struct resv *r)
+{
+	if (va_cache_n == VA_CACHE_SLOTS || r->r.size > VA_CACHE_BYTES - va_cache_bytes)
+		return false;
+	va_cache[va_cache_n++] = r;
+	va_cache_bytes += r->r.size;
+	return true;
+}
+
+/* Under va_lock: a cached range of @size at an @align boundary, taken out, or NULL. */
+static struct resv *cache_find(size_t size, size_t align)
+{
+	for (unsigned int i = va_cache_n; i-- > 0;)
+		if (va_cache[i]->r.size == size && !(va_cache[i]->r.base & (align - 1)))
+			return cache_take(i);
+	return NULL;
+}
+
+/*
+ * Under va_lock: drops the cached ranges that overlap [base, base + size),
+ * unmapping them if @unmap. Not unmapped: the kernel has just given that
+ * range to a new reservation, so the program unmapped the cached one behind
+ * the library's back and it is no longer the library's.
+ */
+static void cache_drop(uintptr_t base, size_t size, bool unmap)
+{
+	for (unsigned int i = va_cache_n; i-- > 0;) {
+		struct resv *r = va_cache[i];
+
+		if (r->r.base < base + size && base < r->r.base + r->r.size) {
+			cache_take(i);
+			if (unmap)
+				munmap((void *)r->r.base, r->r.size);
+			free(r);
+		}
+	}
+}
+
+/*
+ * Under va_lock: the cached range that is exactly [base, base + size), taken
+ * out, or NULL after unmapping every cached range that overlaps it.
+ */
+static struct resv *cache_take_exact(uintptr_t base, size_t size)
+{
+	for (unsigned int i = va_cache_n; i-- > 0;)
+		if (va_cache[i]->r.base == base && va_cache[i]->r.size == size)
+			return cache_take(i);
+	cache_drop(base, size, true);
+	return NULL;
+}
+
+/*
+ * A reservation of @size out of the release cache: the range at @want
+ * exactly, or (@want 0) any at an @align boundary. True if one was taken,
+ * with the call's result in *ret (and *virPtr set if it succeeded); out of
+ * memory for the index, the range goes back to the cache.
+ */
+static bool reserve_cached(const char *fn, uintptr_t want, size_t size, size_t align,
+			   void **virPtr, aclError *ret)
+{
+	struct resv *r;
+
+	pthread_mutex_lock(&va_lock);
+	r = want ? cache_take_exact(want, size) : cache_find(size, align);
+	if (r && va_index_add(&resv_ix, &r->r)) {
+		*virPtr = (void *)r->r.base;
+		*ret = ACL_SUCCESS;
+	} else if (r) {
+		cache_put(r); /* its slot was just freed */
+		*ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
+				 "%s: out of memory for the reservation table", fn);
+	}
+	pthread_mutex_unlock(&va_lock);
+	return r != NULL;
+}
+
 void shim_va_lock(void)
 {
 	pthread_mutex_lock(&va_lock);
@@ -74,6 +186,8 @@ void shim_va_forget_child(void)
 {
 	va_index_destroy(&resv_ix, unmap_resv);
 	va_index_destroy(&map_ix, free);
+	while (va_cache_n)
+		unmap_resv(cache_take(0));
 	va_hint = 0;
 }
 
@@ -206,6 +320,8 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 			return shim_fail(ACL_ERROR_RT_PARAM_INVALID,
 					 "%s: expectPtr %p + size %zu overflows the address space", fn,
 					 expectPtr, rsize);
+		if (reserve_cached(fn, e, rsize, align, virPtr, &ret))
+			return ret;
 		p = mmap(expectPtr, rsize, PROT_NONE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p == MAP_FAILED) {
@@ -232,6 +348,8 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 		}
 		base = e;
 	} else {
+		if (reserve_cached(fn, 0, rsize, align, virPtr, &ret))
+			return ret;
 		ret = reserve_aligned(fn, rsize, align, &base);
 		if (ret)
 			return ret;
@@ -245,6 +363,7 @@ aclError aclrtReserveMemAddress(void **virPtr, size_t size, size_t alignment, vo
 	}
 	res->r = (struct va_range){ .base = base, .size = rsize };
 	pthread_mutex_lock(&va_lock);
+	cache_drop(base, rsize, false);
 	/*
 	 * The kernel gave us the range, so no reservation can overlap it; one
 	 * that does was unmapped behind the library's back (munmap(2) of a
@@ -308,6 +427,10 @@ aclError aclrtReleaseMemAddress(void *virPtr)
 		return ret;
 	}
 	va_index_del(&resv_ix, &r->r);
+	if (cache_put(r)) {
+		pthread_mutex_unlock(&va_lock);
+		return ACL_SUCCESS;
+	}
 	/* Under the lock: a fork() child must not inherit a range in neither index. */
 	munmap((void *)r->r.base, r->r.size);
 	pthread_mutex_unlock(&va_lock);

@@ -356,6 +356,84 @@ TEST_F(params, release_rejects_bad_pointers)
 	EXPECT_ACL_OK(acl_map_delete(&m));
 }
 
+/*
+ * A released range is released, whatever the library keeps of it for the
+ * next reservation (lib/vaspace.c's release cache): it cannot be touched,
+ * mapped or released again, an expectPtr reservation of it or of part of
+ * it succeeds, what the program then maps itself beside that lands, and a
+ * fork() child does not have it.
+ */
+TEST_F(params, released_range_stays_released)
+{
+	aclrtPhysicalMemProp huge = acl_prop(ACL_HBM_MEM_HUGE, DEVICE, 0);
+	aclrtDrvMemHandle h = NULL;
+	struct acl_vma v;
+	void *r = NULL, *q = NULL, *own;
+	int status;
+	pid_t pid;
+
+	ASSERT_ACL_OK(aclrtMallocPhysical(&h, SZ_2M, &huge, 0));
+	for (int i = 0; i < 3; i++) {	/* the same size over and over: the cache's case */
+		ASSERT_ACL_OK(aclrtReserveMemAddress(&r, SZ_2M, 0, NULL, 0));
+		ASSERT_ACL_OK(aclrtMapMem(r, SZ_2M, 0, h, 0));
+		((volatile char *)r)[0] = (char)i;
+		ASSERT_ACL_OK(aclrtUnmapMem(r));
+		ASSERT_ACL_OK(aclrtReleaseMemAddress(r));
+		EXPECT_NE(0, acl_probe((unsigned char *)r, false)) TH_LOG("a released range is readable");
+		EXPECT_NE(0, acl_probe((unsigned char *)r + SZ_2M - 1, true));
+		EXPECT_ACL(E_RT, aclrtMapMem(r, SZ_2M, 0, h, 0), "virPtr");
+		EXPECT_ACL(E_RT, aclrtReleaseMemAddress(r), "virPtr");
+		EXPECT_ACL(E_RT, aclrtMemGetAddressRange(r, NULL, NULL), "ptr|mapped");
+	}
+
+	/* A fork() child has none of it, though the parent may still hold the placeholder. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(acl_find_vma(0, r, &v) == 0 ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("a fork() child has the parent's released range %p", r);
+
+	/* The same range again at expectPtr: that range, usable. */
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, SZ_2M, 0, r, 0));
+	EXPECT_EQ(r, q);
+	ASSERT_ACL_OK(aclrtMapMem(q, SZ_2M, 0, h, 0));
+	EXPECT_EQ(2, ((volatile char *)q)[0]) TH_LOG("the allocation's data is not mapped at %p", q);
+	ASSERT_ACL_OK(aclrtUnmapMem(q));
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+
+	/* Two ranges of 2 MiB released; then the upper half of a range of 4 MiB at expectPtr. */
+	r = free_aligned_range(2 * SZ_2M);
+	ASSERT_NE(NULL, r);
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, 2 * SZ_2M, 0, r, 0));
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, SZ_2M, 0, (char *)r + SZ_2M, 0));
+	EXPECT_EQ((char *)r + SZ_2M, q);
+	/* the lower half is the program's own again */
+	own = mmap(r, SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		   -1, 0);
+	EXPECT_EQ(r, own) TH_LOG("released %p is still taken: %s", r, strerror(errno));
+	if (own == r) {
+		((volatile char *)own)[0] = 7;
+		munmap(own, SZ_2M);
+	}
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+
+	/* A released range of 4 MiB, then 2 MiB at its base: the rest is free again. */
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, 2 * SZ_2M, 0, r, 0));
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, SZ_2M, 0, r, 0));
+	EXPECT_EQ(r, q);
+	own = mmap((char *)r + SZ_2M, SZ_2M, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		   -1, 0);
+	EXPECT_EQ((char *)r + SZ_2M, own) TH_LOG("the rest of a released range is still taken");
+	if (own != MAP_FAILED)
+		munmap(own, SZ_2M);
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+	EXPECT_ACL_OK(aclrtFreePhysical(h));
+}
+
 TEST_F(params, map_mem_rejects_bad_arguments)
 {
 	aclrtPhysicalMemProp huge = acl_prop(ACL_HBM_MEM_HUGE, DEVICE, 0);
