@@ -430,11 +430,11 @@ static void acl_phys_put_file(struct acl_phys *phys)
  * process uses the module, and still goes (with the module reference its
  * superblock holds) once nothing does.
  *
- * Return: 0, or -ENOMEM if it cannot be mounted.
+ * Return: 0, or the error of mounting it (-ENOMEM).
  */
 int acl_phys_fs_get(void)
 {
-	return simple_pin_fs(&acl_fs_type, &acl_mnt, &acl_mnt_count) ? -ENOMEM : 0;
+	return simple_pin_fs(&acl_fs_type, &acl_mnt, &acl_mnt_count);
 }
 
 /* Drops the pin of acl_phys_fs_get(). */

@@ -34,6 +34,7 @@
 struct resv {
 	struct va_range r;
 	size_t n_maps; /* mappings inside it */
+	bool broken;	/* a placeholder could not be put back: never cached */
 };
 
 struct mapping {
@@ -65,32 +66,46 @@ static _Atomic uintptr_t va_hint;
  * aclrtMapMem refuses it (it is in no reservation), nothing it maps itself
  * without MAP_FIXED lands there. Bounded (VA_CACHE_SLOTS ranges,
  * VA_CACHE_BYTES of address space, no memory: the placeholder has no
- * pages); a release that does not fit unmaps at once. A reservation at an
+ * pages, though it counts against RLIMIT_AS): a release that does not fit
+ * unmaps the oldest cached ranges to make room, one larger than the whole
+ * cache unmaps at once, and so does one whose placeholder has a hole (a
+ * failed aclrtMapMem that could not put it back). A reservation at an
  * expectPtr takes a cached range that is exactly it, and unmaps those it
  * overlaps otherwise, so an address the program released is always its to
  * reserve again. docs/decisions.md says what it changes.
  */
 enum { VA_CACHE_SLOTS = 16 };
-#define VA_CACHE_BYTES ((size_t)64 << 30)
+#define VA_CACHE_BYTES ((size_t)4 << 30)
 static struct resv *va_cache[VA_CACHE_SLOTS];
 static unsigned int va_cache_n;
 static size_t va_cache_bytes;
 
-/* Under va_lock: takes slot @i out of the release cache. */
+/* Under va_lock: takes slot @i out of the release cache (oldest first, kept in order). */
 static struct resv *cache_take(unsigned int i)
 {
 	struct resv *r = va_cache[i];
 
-	va_cache[i] = va_cache[--va_cache_n];
+	memmove(&va_cache[i], &va_cache[i + 1], (va_cache_n - i - 1) * sizeof(va_cache[0]));
+	va_cache_n--;
 	va_cache_bytes -= r->r.size;
 	return r;
 }
 
-/* Under va_lock: keeps released @r in the cache; false if it does not fit. */
+/*
+ * Under va_lock: keeps released @r in the cache, unmapping the oldest cached
+ * ranges to make room; false if it is not to be cached (see above).
+ */
 static bool cache_put(struct resv *r)
 {
-	if (va_cache_n == VA_CACHE_SLOTS || r->r.size > VA_CACHE_BYTES - va_cache_bytes)
+	struct resv *old;
+
+	if (r->broken || r->r.size > VA_CACHE_BYTES)
 		return false;
+	while (va_cache_n == VA_CACHE_SLOTS || r->r.size > VA_CACHE_BYTES - va_cache_bytes) {
+		old = cache_take(0);
+		munmap((void *)old->r.base, old->r.size);
+		free(old);
+	}
 	va_cache[va_cache_n++] = r;
 	va_cache_bytes += r->r.size;
 	return true;
@@ -109,7 +124,8 @@ static struct resv *cache_find(size_t size, size_t align)
  * Under va_lock: drops the cached ranges that overlap [base, base + size),
  * unmapping them if @unmap. Not unmapped: the kernel has just given that
  * range to a new reservation, so the program unmapped the cached one behind
- * the library's back and it is no longer the library's.
+ * the library's back, and what lies around the new range may be mapped by
+ * someone else since: nothing of it is the library's to unmap any more.
  */
 static void cache_drop(uintptr_t base, size_t size, bool unmap)
 {
@@ -509,13 +525,14 @@ static aclError map_locked(const char *fn, void *virPtr, size_t size, aclrtDrvMe
 
 		err = errno;
 		rerr = restore_placeholder(p, size);
-		if (rerr)
+		if (rerr) {
+			r->broken = true;
 			ret = shim_fail(ACL_ERROR_RT_DRV_INTERNAL_ERROR,
 					"%s: mapping handle %p at %p failed (%s) and the reservation "
 					"placeholder could not be restored (%s)",
 					fn, handle, virPtr, shim_errno_str(err, eb, sizeof(eb)),
 					strerrorname_np(rerr) ? strerrorname_np(rerr) : "?");
-		else if (err == ENOMEM)
+		} else if (err == ENOMEM)
 			ret = shim_fail(ACL_ERROR_RT_MEMORY_ALLOCATION,
 					"%s: mapping handle %p at %p failed: %s", fn, handle, virPtr,
 					shim_errno_str(err, eb, sizeof(eb)));

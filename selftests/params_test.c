@@ -358,10 +358,12 @@ TEST_F(params, release_rejects_bad_pointers)
 
 /*
  * A released range is released, whatever the library keeps of it for the
- * next reservation (lib/vaspace.c's release cache): it cannot be touched,
- * mapped or released again, an expectPtr reservation of it or of part of
- * it succeeds, what the program then maps itself beside that lands, and a
- * fork() child does not have it.
+ * next reservation (lib/vaspace.c's release cache, which this test sees
+ * keeping the placeholder): it cannot be touched, mapped or released again,
+ * an expectPtr reservation of it or of part of it succeeds, what the
+ * program then maps itself beside that lands, and a fork() child does not
+ * have it. A kept range is reused only where its alignment allows, and the
+ * cache makes room for the newest release.
  */
 TEST_F(params, released_range_stays_released)
 {
@@ -385,8 +387,11 @@ TEST_F(params, released_range_stays_released)
 		EXPECT_ACL(E_RT, aclrtReleaseMemAddress(r), "virPtr");
 		EXPECT_ACL(E_RT, aclrtMemGetAddressRange(r, NULL, NULL), "ptr|mapped");
 	}
+	/* The parent keeps the placeholder for the next reservation: the cache is in use. */
+	ASSERT_EQ(1, acl_find_vma(0, r, &v)) TH_LOG("released %p is not kept", r);
+	EXPECT_STREQ("---p", v.perms);
 
-	/* A fork() child has none of it, though the parent may still hold the placeholder. */
+	/* A fork() child has none of it. */
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0)
@@ -403,7 +408,7 @@ TEST_F(params, released_range_stays_released)
 	ASSERT_ACL_OK(aclrtUnmapMem(q));
 	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
 
-	/* Two ranges of 2 MiB released; then the upper half of a range of 4 MiB at expectPtr. */
+	/* A range of 4 MiB released; then its upper half at expectPtr. */
 	r = free_aligned_range(2 * SZ_2M);
 	ASSERT_NE(NULL, r);
 	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, 2 * SZ_2M, 0, r, 0));
@@ -431,6 +436,30 @@ TEST_F(params, released_range_stays_released)
 	if (own != MAP_FAILED)
 		munmap(own, SZ_2M);
 	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+
+	/*
+	 * 1 GiB at an expectPtr that is 2 MiB but not 1 GiB aligned, released:
+	 * a reservation of 1 GiB anywhere is still 1 GiB aligned.
+	 */
+	r = free_aligned_range(SZ_1G + SZ_2M);
+	ASSERT_NE(NULL, r);
+	if (!((uintptr_t)r & (SZ_1G - 1)))
+		r = (char *)r + SZ_2M;
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, SZ_1G, 0, r, 0));
+	ASSERT_EQ(r, q);
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, SZ_1G, 0, NULL, 0));
+	EXPECT_EQ(0UL, (uintptr_t)q & (SZ_1G - 1)) TH_LOG("1 GiB reservation at %p", q);
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+
+	/* Releases of 20 sizes, then one more: the newest is kept, whatever came before. */
+	for (size_t i = 1; i <= 20; i++) {
+		ASSERT_ACL_OK(aclrtReserveMemAddress(&q, i * SZ_2M, 0, NULL, 0));
+		ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+	}
+	ASSERT_ACL_OK(aclrtReserveMemAddress(&q, 21 * SZ_2M, 0, NULL, 0));
+	ASSERT_ACL_OK(aclrtReleaseMemAddress(q));
+	EXPECT_EQ(1, acl_find_vma(0, q, &v)) TH_LOG("a full cache keeps no new release");
 	EXPECT_ACL_OK(aclrtFreePhysical(h));
 }
 
