@@ -376,13 +376,37 @@ err_free:
 	return fatal_signal_pending(current) ? -EINTR : -ENOMEM;
 }
 
+/**
+ * acl_phys_fs_get - pin the allocations' filesystem, mounting it if need be
+ *
+ * Each allocation pins it, and so does each open file of the device: with
+ * allocations alone, a process that allocates and frees one allocation at
+ * a time would take it down at every free and mount it again at the next
+ * allocation, a superblock made and destroyed, about 300 µs of an
+ * allocation-free pair under TCG (function_graph). So it stays mounted
+ * while any process uses the module, and still goes (with the module
+ * reference its superblock holds) once nothing does.
+ *
+ * Return: 0, or the error of mounting it (-ENOMEM).
+ */
+int acl_phys_fs_get(void)
+{
+	return simple_pin_fs(&acl_fs_type, &acl_mnt, &acl_mnt_count);
+}
+
+/* Drops the pin of acl_phys_fs_get(). */
+void acl_phys_fs_put(void)
+{
+	simple_release_fs(&acl_mnt, &acl_mnt_count);
+}
+
 /* The allocation's inode and file, on a pinned mount of the pseudo filesystem. */
 static int acl_phys_file(struct acl_phys *phys)
 {
 	struct inode *inode;
 	int ret;
 
-	ret = simple_pin_fs(&acl_fs_type, &acl_mnt, &acl_mnt_count);
+	ret = acl_phys_fs_get();
 	if (ret)
 		return ret;
 	inode = alloc_anon_inode(acl_mnt->mnt_sb);
@@ -409,38 +433,14 @@ static int acl_phys_file(struct acl_phys *phys)
 	return 0;
 
 err_unpin:
-	simple_release_fs(&acl_mnt, &acl_mnt_count);
+	acl_phys_fs_put();
 	return ret;
 }
 
 static void acl_phys_put_file(struct acl_phys *phys)
 {
 	fput(phys->file);
-	simple_release_fs(&acl_mnt, &acl_mnt_count);
-}
-
-/**
- * acl_phys_fs_get - keep the allocations' filesystem mounted for a client
- *
- * Each allocation pins the filesystem, but a process that allocates and
- * frees one allocation at a time would take it down at every free and
- * mount it again at the next allocation: a superblock made and destroyed,
- * about 300 µs of an allocation-free pair under TCG (function_graph). An
- * open file of the device pins it too, so it stays mounted while any
- * process uses the module, and still goes (with the module reference its
- * superblock holds) once nothing does.
- *
- * Return: 0, or the error of mounting it (-ENOMEM).
- */
-int acl_phys_fs_get(void)
-{
-	return simple_pin_fs(&acl_fs_type, &acl_mnt, &acl_mnt_count);
-}
-
-/* Drops the pin of acl_phys_fs_get(). */
-void acl_phys_fs_put(void)
-{
-	simple_release_fs(&acl_mnt, &acl_mnt_count);
+	acl_phys_fs_put();
 }
 
 /**

@@ -58,6 +58,15 @@ static struct va_index resv_ix, map_ix;
  */
 static _Atomic uintptr_t va_hint;
 
+/* Unmaps and frees reservation @p (a struct resv). */
+static void unmap_resv(void *p)
+{
+	struct resv *r = p;
+
+	munmap((void *)r->r.base, r->r.size);
+	free(r);
+}
+
 /*
  * The release cache: reservations released by aclrtReleaseMemAddress whose
  * PROT_NONE placeholder is still mapped, in no index, taken back by the
@@ -97,15 +106,10 @@ static struct resv *cache_take(unsigned int i)
  */
 static bool cache_put(struct resv *r)
 {
-	struct resv *old;
-
 	if (r->broken || r->r.size > VA_CACHE_BYTES)
 		return false;
-	while (va_cache_n == VA_CACHE_SLOTS || r->r.size > VA_CACHE_BYTES - va_cache_bytes) {
-		old = cache_take(0);
-		munmap((void *)old->r.base, old->r.size);
-		free(old);
-	}
+	while (va_cache_n == VA_CACHE_SLOTS || r->r.size > VA_CACHE_BYTES - va_cache_bytes)
+		unmap_resv(cache_take(0));
 	va_cache[va_cache_n++] = r;
 	va_cache_bytes += r->r.size;
 	return true;
@@ -135,8 +139,9 @@ static void cache_drop(uintptr_t base, size_t size, bool unmap)
 		if (r->r.base < base + size && base < r->r.base + r->r.size) {
 			cache_take(i);
 			if (unmap)
-				munmap((void *)r->r.base, r->r.size);
-			free(r);
+				unmap_resv(r);
+			else
+				free(r);
 		}
 	}
 }
@@ -187,14 +192,6 @@ void shim_va_lock(void)
 void shim_va_unlock(void)
 {
 	pthread_mutex_unlock(&va_lock);
-}
-
-static void unmap_resv(void *p)
-{
-	struct resv *r = p;
-
-	munmap((void *)r->r.base, r->r.size);
-	free(r);
 }
 
 /* In a fork() child, with va_lock held: forget and unmap the parent's ranges. */
