@@ -123,4 +123,22 @@ static inline void acl_chunk_unmappable(struct page *page)
 }
 #endif
 
+/*
+ * rxe (soft-RoCE) before its pool rework of 5.19 (6.1's rdma_rxe waits in
+ * __rxe_cleanup(); 5.10's does not): ib_destroy_qp() may return while an
+ * skb the queue pair sent still holds a reference on it. Its destructor
+ * then drops the last one from softirq, and the queue pair's cleanup runs
+ * later on system_wq, dropping references on its CQ and PD, which the core
+ * has freed if the consumer freed them meanwhile ("refcount_t: underflow"
+ * in rxe_qp_do_cleanup, seen on 5.10). acl_flush_system_wq() waits for
+ * that cleanup; it is never needed, nor called, on newer kernels.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(5, 19, 0)
+#define ACL_RXE_LATE_QP_CLEANUP true
+#define acl_flush_system_wq() flush_scheduled_work()
+#else
+#define ACL_RXE_LATE_QP_CLEANUP false
+#define acl_flush_system_wq() do { } while (0)
+#endif
+
 #endif /* ACL_SHARE_COMPAT_H */

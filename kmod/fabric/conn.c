@@ -22,6 +22,7 @@
 #include <rdma/ib_cm.h>
 #include <rdma/rdma_cm.h>
 
+#include "../compat.h"
 #include "fabric.h"
 
 #define ACL_FABRIC_RESOLVE_MS	2000
@@ -542,6 +543,62 @@ out:
 
 /* ------------------------------------------------------------ resources */
 
+/* How long an skb of a destroyed queue pair may take to be freed (compat.h). */
+#define ACL_RXE_QP_CLEANUP_MS	100
+
+/* A destroyed queue pair's CQ and PD, freed once rxe has let go of them. */
+struct acl_late_ib {
+	struct work_struct work;
+	struct ib_device *dev;
+	struct ib_cq *cq;
+	struct ib_pd *pd;
+};
+
+static void acl_late_ib_free(struct work_struct *work)
+{
+	struct acl_late_ib *late = container_of(work, struct acl_late_ib, work);
+
+	msleep(ACL_RXE_QP_CLEANUP_MS);
+	acl_flush_system_wq();
+	ib_free_cq(late->cq);
+	ib_dealloc_pd(late->pd);
+	ib_device_put(late->dev);
+	kfree(late);
+}
+
+/*
+ * Takes @conn's CQ and PD, to be freed later, if @dev is an rxe device of
+ * a kernel whose rxe cleans a queue pair up after ib_destroy_qp() returned
+ * (ACL_RXE_LATE_QP_CLEANUP): that cleanup is queued once the network
+ * device has freed the queue pair's last skbs, and must find them. The
+ * device stays registered meanwhile (an unregistration waits for the
+ * reference; one already under way takes none, and they are freed now).
+ * The connection's rdma_cm id goes at once, so a new link to the same
+ * peer is not refused meanwhile.
+ */
+static void acl_conn_defer_cq_pd(struct acl_fabric_conn *conn, struct ib_device *dev)
+{
+	struct acl_late_ib *late;
+
+	if (!ACL_RXE_LATE_QP_CLEANUP || !dev || dev->ops.driver_id != RDMA_DRIVER_RXE ||
+	    !conn->cq || !conn->pd)
+		return;
+	late = kzalloc(sizeof(*late), GFP_KERNEL);
+	if (!late)
+		return;
+	if (!ib_device_try_get(dev)) {
+		kfree(late);
+		return;
+	}
+	INIT_WORK(&late->work, acl_late_ib_free);
+	late->dev = dev;
+	late->cq = conn->cq;
+	late->pd = conn->pd;
+	conn->cq = NULL;
+	conn->pd = NULL;
+	queue_work(acl_fabric.wq, &late->work);
+}
+
 static void acl_conn_free_ib(struct acl_fabric_conn *conn)
 {
 	struct ib_device *dev = conn->cm_id ? conn->cm_id->device : NULL;
@@ -550,6 +607,7 @@ static void acl_conn_free_ib(struct acl_fabric_conn *conn)
 	if (conn->qp_made) {
 		rdma_destroy_qp(conn->cm_id);
 		conn->qp_made = false;
+		acl_conn_defer_cq_pd(conn, dev);
 	}
 	if (conn->cq) {
 		ib_free_cq(conn->cq);
