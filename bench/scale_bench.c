@@ -68,6 +68,8 @@
  * mutex, or preempted), beside two floors measured before the exit: CTL's
  * slowest call in one second when nothing else ran, and in 10 s (1 s below
  * 100,000 objects) while a process that calls nothing spins on CPU 0.
+ * The scheduler's switches on CTL's CPU during that slowest call are
+ * printed too (sched_trace.h): which task had the CPU, and for how long.
  * The workers all run on one CPU (the last), so that a batch and its
  * control share a vCPU of the VM; the exiting process is moved to CPU 0.
  *
@@ -101,6 +103,7 @@
 #include "acl/acl.h"
 #include "crng.h"
 #include "median.h"
+#include "sched_trace.h"
 /* The raw rows' QUERY; the bench is built without the UAPI include path. */
 #include "../include/uapi/linux/acl_share.h"
 
@@ -178,6 +181,7 @@ struct reply {
 	uint64_t key;
 	uint64_t ns, count;
 	uint64_t slept, preempted;	/* OP_PROBE: the slowest call's context switches */
+	uint64_t at;	/* OP_PROBE: when it started (CLOCK_MONOTONIC, ns) */
 };
 
 static void xsend(int s, const void *m, size_t len)
@@ -427,6 +431,7 @@ static void probe(int s, struct reply *r)
 		switches(&s1, &p1);
 		if (t > r->ns) {
 			r->ns = t;
+			r->at = t0;
 			r->slept = s1 - s0;
 			r->preempted = p1 - p0;
 		}
@@ -746,6 +751,7 @@ static void teardown(const char *kind, int64_t n, struct peer *big, struct peer 
 	uint64_t t0, t;
 	pid_t spin;
 	char what[64];
+	bool traced;
 
 	/* The exit on another CPU than CTL's, so that only locks can stop CTL. */
 	call_op(big, OP_PIN, 0, 0, 0);
@@ -760,6 +766,7 @@ static void teardown(const char *kind, int64_t n, struct peer *big, struct peer 
 	kill(spin, SIGKILL);
 	waitpid(spin, NULL, 0);
 
+	traced = sched_trace_start(work_cpu);
 	probe_start(ctl);
 	sleep_ns(20 * 1000000ULL);
 	t0 = now_ns();
@@ -767,10 +774,14 @@ static void teardown(const char *kind, int64_t n, struct peer *big, struct peer 
 	reap(big);
 	t = now_ns() - t0;
 	during = probe_stop(ctl);
+	if (traced)
+		sched_trace_stop();
 
 	printf("  %-13s exit of a process holding %" PRId64 ": %.2f s; another process's "
 	       "slowest Malloc+Free:\n", kind, n, (double)t / 1e9);
 	print_slowest("during the exit", &during);
+	if (traced)
+		sched_trace_print(during.at, during.at + during.ns);
 	print_slowest("floor: 1 s before, idle", &idle);
 	snprintf(what, sizeof(what), "floor: %u s before, CPU 0 spinning", floor_s);
 	print_slowest(what, &busy);
