@@ -571,10 +571,12 @@ static void acl_late_ib_free(struct work_struct *work)
  * a kernel whose rxe cleans a queue pair up after ib_destroy_qp() returned
  * (ACL_RXE_LATE_QP_CLEANUP): that cleanup is queued once the network
  * device has freed the queue pair's last skbs, and must find them. The
- * device stays registered meanwhile (an unregistration waits for the
- * reference; one already under way takes none, and they are freed now).
- * The connection's rdma_cm id goes at once, so a new link to the same
- * peer is not refused meanwhile.
+ * wait is a bound, not a proof: it covers an skb freed on transmission
+ * (traced: 0.5 ms), not one held longer, as in a neighbour's queue while
+ * the next hop does not resolve (about 3 s). The device stays registered
+ * meanwhile: an unregistration waits for the reference (our rdma_cm id
+ * still lives when it is taken, so it is always had). The id goes at
+ * once, so a new link to the same peer is not refused meanwhile.
  */
 static void acl_conn_defer_cq_pd(struct acl_fabric_conn *conn, struct ib_device *dev)
 {
@@ -584,7 +586,7 @@ static void acl_conn_defer_cq_pd(struct acl_fabric_conn *conn, struct ib_device 
 	    !conn->cq || !conn->pd)
 		return;
 	late = kzalloc(sizeof(*late), GFP_KERNEL);
-	if (!late)
+	if (!late)	/* freed at once, as on any other kernel or device */
 		return;
 	if (!ib_device_try_get(dev)) {
 		kfree(late);
